@@ -1,0 +1,284 @@
+"""Command line: ``python -m trecsim`` and the ``trecsim`` console script.
+
+The only module (with the Robot keyword library) that prints or parses
+arguments. Every :class:`~trecsim.errors.TrecsimError` becomes a one-paragraph
+message on stderr and exit code 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import TextIO
+
+from trecsim import __version__, boards, data
+from trecsim.errors import TrecsimError
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # the command ran and found a problem it reported
+EXIT_ERROR = 2  # a TrecsimError: bad input, missing data, ...
+EXIT_INTERNAL = 3  # a bug in trecsim: an exception that is not a TrecsimError
+EXIT_INTERRUPTED = 130
+
+
+def _kib(n: int) -> str:
+    if n % (1024 * 1024) == 0:
+        return f"{n // (1024 * 1024)} MB"
+    if n % 1024 == 0:
+        return f"{n // 1024} KB"
+    return f"{n} B"
+
+
+# --------------------------------------------------------------------------- boards
+
+
+def _board_json(b: boards.Board) -> dict:
+    return {
+        "name": b.name,
+        "title": b.title,
+        "mcu": b.mcu,
+        "core": b.core.name,
+        "architecture": b.core.architecture,
+        "fpu": b.core.fpu,
+        "dsp": b.core.dsp,
+        "clock_hz": b.clock_hz,
+        "flash_wait_states": b.flash_wait_states,
+        "flash_accelerator": b.flash_accelerator,
+        "console_uart": {"name": b.console_uart.name, "base": b.console_uart.base},
+        "on_chip_ram_bytes": b.sram_bytes,
+        "memories": [
+            {"name": m.name, "kind": m.kind, "base": m.base, "size": m.size, "note": m.note}
+            for m in b.memories
+        ],
+        "platform": str(b.repl_path),
+        "launch_script": str(b.resc_path),
+    }
+
+
+def _print_board(b: boards.Board, out: TextIO) -> None:
+    fpu = f", {b.core.fpu}" if b.core.fpu else ""
+    dsp = ", DSP" if b.core.dsp else ""
+    print(f"{b.name}: {b.title} ({b.mcu})", file=out)
+    print(
+        f"  core {b.core.name} ({b.core.architecture}{fpu}{dsp}) at {b.clock_hz / 1e6:g} MHz; "
+        f"flash {b.flash_wait_states} wait states, {b.flash_accelerator}",
+        file=out,
+    )
+    print(f"  console {b.console_uart.name} @ 0x{b.console_uart.base:08X}", file=out)
+    print(f"  {'region':<10} {'kind':<7} {'base':>10}  {'end':>10}  {'size':>7}  note", file=out)
+    for m in b.memories:
+        end = m.base + m.size - 1
+        print(
+            f"  {m.name:<10} {m.kind:<7} 0x{m.base:08X}  0x{end:08X}  {_kib(m.size):>7}  {m.note}",
+            file=out,
+        )
+    print(f"  on-chip RAM in all: {_kib(b.sram_bytes)}", file=out)
+    print(f"  platform: {b.repl_path}  launch: {b.resc_path}", file=out)
+
+
+def cmd_boards(args: argparse.Namespace, out: TextIO) -> int:
+    selected = [boards.get_board(args.name)] if args.name else list(boards.load_boards())
+    if args.json:
+        print(json.dumps([_board_json(b) for b in selected], indent=2), file=out)
+        return EXIT_OK
+    for i, b in enumerate(selected):
+        if i:
+            print(file=out)
+        _print_board(b, out)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- data
+
+
+class _ByteProgress:
+    """Adapts the data module's ``on_progress(done, total)`` callbacks to tqdm."""
+
+    def __init__(self, desc: str, enabled: bool):
+        self.desc = desc
+        self.enabled = enabled
+        self.bar = None
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.desc, unit="B", unit_scale=True, leave=False)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def cmd_data_verify(args: argparse.Namespace, out: TextIO) -> int:
+    directory, source = data.resolve_data_dir(args.data)
+    progress = _ByteProgress("verifying", enabled=not args.quiet)
+    try:
+        report = data.verify_dataset(directory, on_progress=progress)
+    finally:
+        progress.close()
+    print(f"CIFAR-10 at {report.directory} (from {source}):", file=out)
+    for check in report.files:
+        detail = f": {check.detail}" if check.detail else ""
+        print(f"  {check.status:<9} {check.name}{detail}", file=out)
+    report.raise_for_problems()
+    print("all files match the official checksums", file=out)
+    return EXIT_OK
+
+
+def cmd_data_download(args: argparse.Namespace, out: TextIO) -> int:
+    directory, source = data.resolve_data_dir(args.data)
+    progress = _ByteProgress("downloading", enabled=not args.quiet)
+    try:
+        kwargs = {"url": args.url} if args.url else {}
+        path = data.download_dataset(directory, force=args.force, on_progress=progress, **kwargs)
+    finally:
+        progress.close()
+    print(f"CIFAR-10 ready and verified at {path} (from {source})", file=out)
+    if source != "TRECSIM_DATA" and args.data:
+        print(f"use it with --data {path} or TRECSIM_DATA={path}", file=out)
+    return EXIT_OK
+
+
+def cmd_data_info(args: argparse.Namespace, out: TextIO) -> int:
+    directory, source = data.resolve_data_dir(args.data)
+    print(
+        "CIFAR-10 lookup order: --data DIR, then $TRECSIM_DATA, then the user cache "
+        f"({data.default_cache_dir()})",
+        file=out,
+    )
+    present = directory.is_dir() and all((directory / f.name).is_file() for f in data.CIFAR10_BINARY.files)
+    state = "present (check it with `python -m trecsim data verify`)" if present else (
+        "not found (get it with `python -m trecsim data download`; the bundled sample works without it)"
+    )
+    print(f"selected: {directory} (from {source}): {state}", file=out)
+    sample = data.load_sample()
+    counts = Counter(int(x) for x in sample.labels)
+    per_class = ", ".join(f"{name} {counts[i]}" for i, name in enumerate(sample.class_names))
+    print(
+        f"bundled sample: {len(sample.labels)} test images of {sample.images.shape[1]}x"
+        f"{sample.images.shape[2]}x{sample.images.shape[3]}, checksum ok ({per_class})",
+        file=out,
+    )
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _add_data_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--data",
+        metavar="DIR",
+        help="CIFAR-10 binary folder (cifar-10-batches-bin or its parent); "
+        "default: $TRECSIM_DATA, then the user cache directory",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the Python traceback of an error instead of the one-paragraph message",
+    )
+    parser = argparse.ArgumentParser(
+        prog="trecsim",
+        description="TREC convolution on simulated STM32 boards: train, build, run, profile.",
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"trecsim {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "boards",
+        parents=[common],
+        help="list the simulated boards and their memory",
+        description="List the boards described in platforms/ with core, clock and memory regions.",
+    )
+    p.add_argument("name", nargs="?", help="show only this board (e.g. stm32f469i-disco)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=cmd_boards)
+
+    p = sub.add_parser(
+        "data",
+        parents=[common],
+        help="check, download or locate the CIFAR-10 dataset",
+        description="CIFAR-10 (binary version): verify a copy, download it, or show where trecsim looks.",
+    )
+    data_sub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+
+    q = data_sub.add_parser(
+        "verify",
+        parents=[common],
+        help="check every file against the official sizes and checksums",
+        description="Check every file of a CIFAR-10 copy against the official sizes and checksums. "
+        "Exit code 2 if anything is missing, truncated or corrupted.",
+    )
+    _add_data_option(q)
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_data_verify)
+
+    q = data_sub.add_parser(
+        "download",
+        parents=[common],
+        help="download, verify and unpack the official archive",
+        description="Download the official CIFAR-10 binary archive, check its md5, unpack it and "
+        "verify every file; the dataset appears only when everything succeeded.",
+    )
+    _add_data_option(q)
+    q.add_argument("--url", help=f"archive URL (a mirror of the official one; default {data.CIFAR10_URL})")
+    q.add_argument("--force", action="store_true", help="replace a copy that already verifies")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.set_defaults(func=cmd_data_download)
+
+    q = data_sub.add_parser(
+        "info",
+        parents=[common],
+        help="show where trecsim looks for CIFAR-10 and the bundled sample",
+        description="Show the dataset lookup order, the folder it selects, and the bundled sample.",
+    )
+    _add_data_option(q)
+    q.set_defaults(func=cmd_data_info)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(argv)
+    debug = getattr(args, "debug", False)
+    func: Callable[[argparse.Namespace, TextIO], int] = args.func
+    try:
+        return func(args, out)
+    except TrecsimError as exc:
+        if debug:
+            raise
+        print(f"trecsim: error: {exc}", file=err)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("trecsim: interrupted", file=err)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: say so plainly, keep the traceback behind --debug
+        if debug:
+            raise
+        print(
+            f"trecsim: internal error: {type(exc).__name__}: {exc}. This is a bug in trecsim; "
+            "rerun with --debug for the traceback and report it.",
+            file=err,
+        )
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""One exception hierarchy for trecsim.
+
+Every error a user can cause or meet says three things: *what* went wrong,
+*where* (a file, a layer, a board, an address) and *how to fix it*. The CLI
+prints ``str(error)`` as one paragraph and exits with code 2; nothing else in
+the package prints.
+"""
+
+from __future__ import annotations
+
+
+class TrecsimError(Exception):
+    """Base of every error trecsim raises on purpose.
+
+    ``what`` is the problem, ``where`` the place it was found (optional),
+    ``fix`` the action that resolves it (optional but expected for anything
+    a user can cause).
+    """
+
+    exit_code = 2
+
+    def __init__(self, what: str, *, where: str | None = None, fix: str | None = None):
+        self.what = what
+        self.where = where
+        self.fix = fix
+        super().__init__(self._paragraph())
+
+    def _paragraph(self) -> str:
+        text = self.what.rstrip(".")
+        if self.where:
+            text = f"{self.where}: {text}"
+        text += "."
+        if self.fix:
+            text += " " + self.fix.rstrip(".") + "."
+        return text
+
+
+class ConfigError(TrecsimError):
+    """Invalid option, argument or configuration value."""
+
+
+class DataError(TrecsimError):
+    """A dataset is missing, truncated, corrupted or cannot be fetched."""
+
+
+class BoardError(TrecsimError):
+    """Unknown board, or a board description that is inconsistent."""
+
+
+class PlatformSyntaxError(BoardError):
+    """A Renode platform (.repl) or script (.resc) file that trecsim cannot parse."""
+
+    def __init__(self, what: str, *, path: str, line: int, fix: str | None = None):
+        self.path = path
+        self.line = line
+        super().__init__(what, where=f"{path}:{line}", fix=fix)
