@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TextIO
 
 from trecsim import __version__, boards, data
-from trecsim.errors import TrecsimError
+from trecsim.errors import ConfigError, TrecsimError
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # the command ran and found a problem it reported
@@ -97,8 +99,9 @@ def cmd_boards(args: argparse.Namespace, out: TextIO) -> int:
 class _ByteProgress:
     """Adapts the data module's ``on_progress(done, total)`` callbacks to tqdm."""
 
-    def __init__(self, desc: str, enabled: bool):
+    def __init__(self, desc: str, enabled: bool, unit: str = "B"):
         self.desc = desc
+        self.unit = unit
         self.enabled = enabled
         self.bar = None
 
@@ -108,7 +111,7 @@ class _ByteProgress:
         if self.bar is None:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.desc, unit="B", unit_scale=True, leave=False)
+            self.bar = tqdm(total=total, desc=self.desc, unit=self.unit, unit_scale=self.unit == "B", leave=False)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
@@ -166,6 +169,134 @@ def cmd_data_info(args: argparse.Namespace, out: TextIO) -> int:
         f"{sample.images.shape[2]}x{sample.images.shape[3]}, checksum ok ({per_class})",
         file=out,
     )
+    return EXIT_OK
+
+
+
+# --------------------------------------------------------------------------- train
+
+
+def _require_torch() -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise TrecsimError("training needs PyTorch, which is not installed",
+                           fix="install the train extra: pip install -e '.[train]' "
+                           "(it pins torch==2.13.0, the CPU build)")
+
+
+def _parse_layer_options(values: list[str] | None) -> dict[str, tuple[int, int]]:
+    result = {}
+    for v in values or []:
+        try:
+            name, rest = v.split("=", 1)
+            sub_len, hash_bits = (int(x) for x in rest.split(","))
+        except ValueError:
+            raise ConfigError(f"--layer '{v}' is not NAME=L,H", fix="write e.g. --layer conv2=10,10") from None
+        result[name] = (sub_len, hash_bits)
+    return result
+
+
+def _tqdm_progress(enabled: bool):
+    def wrap(iterable, total, desc):
+        if not enabled:
+            return iterable
+        from tqdm import tqdm
+
+        return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False, dynamic_ncols=True)
+
+    return wrap
+
+
+def cmd_train(args: argparse.Namespace, out: TextIO) -> int:
+    _require_torch()
+    from trecsim.train.loop import TrainConfig, train
+
+    cfg = TrainConfig(model=args.model, mode=args.mode, epochs=args.epochs, batch_size=args.batch_size,
+                      lr=args.lr, seed=args.seed, kernel_reuse_layers=args.kernel_reuse_layers,
+                      overrides=_parse_layer_options(args.layer), init=args.init,
+                      train_images=args.train_images, test_images=args.test_images)
+    out_dir = Path(args.out or f"build/train/{args.model}-{args.mode}")
+    ckpt = train(cfg, out_dir, resume=args.resume, data_dir=args.data,
+                 progress=_tqdm_progress(not args.quiet), log=lambda s: print(s, file=out, flush=True))
+    print(f"checkpoint: {out_dir / 'checkpoint.pt'} (epoch {ckpt['epoch']}, "
+          f"float test accuracy {ckpt['test_accuracy']:.4f})", file=out)
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    _require_torch()
+    from trecsim.train.export import export
+    from trecsim.train.loop import load_checkpoint
+
+    ckpt = load_checkpoint(args.checkpoint, model=args.model)
+    split = data.load_split("train", args.data)
+    rng = __import__("numpy").random.default_rng(args.seed)
+    pick = rng.choice(len(split.labels), size=min(args.calibration_images, len(split.labels)), replace=False)
+    spec = export(ckpt, split.images[pick])
+    path = Path(args.out or f"build/specs/{ckpt['model']}-{ckpt['mode']}.npz")
+    spec.save(path)
+    print(f"{path}: {spec.model} {spec.mode}, {len(spec.layers)} layers, {spec.weight_bytes()} bytes of arrays, "
+          f"{sum(spec.macs().values()) / 1e6:.2f} M MACs (dense)", file=out)
+    return EXIT_OK
+
+
+def _spec_for(args: argparse.Namespace):
+    from trecsim import spec as specmod
+
+    if args.spec:
+        return specmod.load(args.spec)
+    if not args.model:
+        raise ConfigError("no model given", fix="use --model M (with --mode) or --spec PATH")
+    return specmod.load_trained(args.model, args.mode)
+
+
+def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
+    from trecsim import golden
+
+    spec = _spec_for(args)
+    if args.sample:
+        split, source = data.load_sample(), "bundled sample"
+    else:
+        split, source = data.load_split("test", args.data), "CIFAR-10 test set"
+    images, labels = split.images[:args.images], split.labels[:args.images]
+    bar = _ByteProgress("golden model", enabled=not args.quiet, unit="img")
+    try:
+        result = golden.run(spec, images, progress=bar)
+    finally:
+        bar.close()
+    acc = result.accuracy(labels)
+    ratios = result.remaining_ratio()
+    macs = spec.macs()
+    print(f"{spec.model} {spec.mode}: int8 golden top-1 {acc * 100:.2f}% on {len(labels)} images ({source})",
+          file=out)
+    float_acc = spec.meta.get("float_test_accuracy")
+    if float_acc is not None:
+        print(f"  float model it came from: {float_acc * 100:.2f}% (full test set)", file=out)
+    removed_macs = 0.0
+    trec_macs = 0
+    for layer in spec.layers:
+        if layer.op != "conv":
+            continue
+        r = ratios.get(layer.name)
+        if r is None:
+            print(f"  {layer.name:<16} dense", file=out)
+            continue
+        trec_macs += macs[layer.name]
+        removed_macs += (1 - r) * macs[layer.name]
+        print(f"  {layer.name:<16} {layer.mode:<8} L={layer.attrs['sub_len']:<3} H={layer.attrs['hash_bits']:<3} "
+              f"remaining ratio {r:.4f} ({(1 - r) * 100:.1f}% of its MACs removed)", file=out)
+    if trec_macs:
+        print(f"  TREC layers: {removed_macs / trec_macs * 100:.1f}% of their MACs removed", file=out)
+    if args.json:
+        doc = {"model": spec.model, "mode": spec.mode, "images": int(len(labels)), "source": source,
+               "accuracy": acc, "float_accuracy": float_acc,
+               "trec_macs_removed": (removed_macs / trec_macs) if trec_macs else None,
+               "layers": [{"name": l.name, "op": l.op, "mode": l.mode if l.op == "conv" else None,
+                           "macs": macs.get(l.name), "remaining_ratio": ratios.get(l.name)}
+                          for l in spec.layers if l.op in ("conv", "fc")]}
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(doc, indent=2) + "\n")
     return EXIT_OK
 
 
@@ -248,6 +379,66 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_option(q)
     q.set_defaults(func=cmd_data_info)
 
+    p = sub.add_parser(
+        "train",
+        parents=[common],
+        help="train a model on CIFAR-10 (needs the train extra: torch)",
+        description="Train CifarNet, ZfNet or SqueezeNet on CIFAR-10, dense or with TREC layers. "
+        "Writes OUT/checkpoint.pt after every epoch (resumable with --resume) and OUT/history.json. "
+        "TREC modes are best trained by fine-tuning a dense checkpoint (--init).",
+    )
+    p.add_argument("--model", required=True, choices=["cifarnet", "zfnet", "squeezenet"])
+    p.add_argument("--mode", default="dense", choices=["dense", "trec", "se-trec"])
+    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate of the one-cycle schedule")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-G", "--kernel-reuse-layers", type=int, default=None, metavar="G",
+                   help="se-trec: number of TREC layers (in network order) that use kernel reuse; default all")
+    p.add_argument("--layer", action="append", metavar="NAME=L,H",
+                   help="sub-vector length L and hash bits H of one TREC layer (repeatable)")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights")
+    p.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt where it stopped")
+    p.add_argument("--out", metavar="DIR", help="output folder (default build/train/MODEL-MODE)")
+    p.add_argument("--train-images", type=int, help="use only the first N training images")
+    p.add_argument("--test-images", type=int, help="evaluate on the first N test images")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_option(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "export",
+        parents=[common],
+        help="quantize a checkpoint to an int8 ModelSpec (needs torch)",
+        description="Fold batch norm, calibrate activation ranges on training images and write the int8 "
+        "ModelSpec (arrays + JSON in one .npz) that the golden model and code generation read.",
+    )
+    p.add_argument("--checkpoint", required=True, help="checkpoint.pt written by `trecsim train`")
+    p.add_argument("--model", choices=["cifarnet", "zfnet", "squeezenet"],
+                   help="refuse a checkpoint of another model")
+    p.add_argument("--out", metavar="PATH", help="output .npz (default build/specs/MODEL-MODE.npz)")
+    p.add_argument("--calibration-images", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0, help="picks the calibration images")
+    _add_data_option(p)
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="int8 golden-model accuracy and remaining ratios on CIFAR-10",
+        description="Run the bit-exact int8 golden model of a committed (or given) ModelSpec on the CIFAR-10 "
+        "test set and report top-1 accuracy and the remaining ratio of every TREC layer.",
+    )
+    p.add_argument("--model", choices=["cifarnet", "zfnet", "squeezenet"])
+    p.add_argument("--mode", default="dense", choices=["dense", "trec", "se-trec"])
+    p.add_argument("--spec", metavar="PATH", help="a ModelSpec file instead of the committed one")
+    p.add_argument("--images", type=int, help="only the first N test images")
+    p.add_argument("--sample", action="store_true", help="use the bundled 300-image sample")
+    p.add_argument("--json", metavar="OUT", help="also write the results as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_data_option(p)
+    p.set_defaults(func=cmd_eval)
+
     return parser
 
 
@@ -264,6 +455,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
             raise
         print(f"trecsim: error: {exc}", file=err)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like: not an error
+        try:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the flush at exit
+        except OSError:
+            pass
+        return EXIT_OK
     except KeyboardInterrupt:
         if debug:
             raise
