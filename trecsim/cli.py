@@ -272,7 +272,8 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
           file=out)
     float_acc = spec.meta.get("float_test_accuracy")
     if float_acc is not None:
-        print(f"  float model it came from: {float_acc * 100:.2f}% (full test set)", file=out)
+        n_float = spec.meta.get("float_test_images", 10000)
+        print(f"  float model it came from: {float_acc * 100:.2f}% on the first {n_float} test images", file=out)
     removed_macs = 0.0
     trec_macs = 0
     for layer in spec.layers:

@@ -162,6 +162,7 @@ def export(ckpt: dict, calibration_images: np.ndarray, *, command: str | None = 
     settings = net.settings()
     meta = {
         "float_test_accuracy": ckpt.get("test_accuracy"),
+        "float_test_images": ckpt.get("test_images", 10000),
         "epochs": ckpt.get("epoch"),
         "train_config": ckpt.get("config"),
         "calibration_images": int(len(calibration_images)),

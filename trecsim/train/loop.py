@@ -224,6 +224,7 @@ def train(cfg: TrainConfig, out_dir: Path, *, resume: bool = False, data_dir: st
                 "state_dict": {k: v.cpu() for k, v in net.state_dict().items()},
                 "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "generator": gen.get_state(),
                 "torch_rng": torch.get_rng_state(), "history": history, "test_accuracy": acc,
+                "test_images": len(x_test),
                 "torch_version": torch.__version__}
         save_atomic(ckpt, ckpt_path)
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))

@@ -1,0 +1,81 @@
+"""Export: batch-norm folding, calibration and int8 quantization agree with the float model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from trecsim import golden, spec as specmod  # noqa: E402
+from trecsim.train import models  # noqa: E402
+from trecsim.train.export import export, folded_conv  # noqa: E402
+from trecsim.train.loop import CHECKPOINT_FORMAT, _settings_json, to_input  # noqa: E402
+
+
+def _smooth_images(n: int, seed: int) -> np.ndarray:
+    """Random but image-like uint8 pictures (low-frequency colour fields)."""
+    rng = np.random.default_rng(seed)
+    coarse = rng.uniform(0, 255, (n, 4, 4, 3))
+    up = np.repeat(np.repeat(coarse, 8, axis=1), 8, axis=2)
+    return np.clip(up + rng.normal(0, 12, up.shape), 0, 255).astype(np.uint8)
+
+
+def _checkpoint(name: str, mode: str, seed: int = 0) -> dict:
+    torch.manual_seed(seed)
+    net = models.build(name, mode)
+    for bn in net.norms.values():  # non-trivial batch-norm statistics to fold
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+        bn.bias.data.uniform_(-0.1, 0.3)
+    return {"format": CHECKPOINT_FORMAT, "model": name, "mode": mode, "settings": _settings_json(net.settings()),
+            "state_dict": net.state_dict(), "epoch": 0, "test_accuracy": None}, net
+
+
+def test_folded_conv_equals_conv_then_batch_norm():
+    ckpt, net = _checkpoint("cifarnet", "dense")
+    net.eval()
+    op = net.mdef.convs()[0]
+    x = torch.rand(2, 3, 32, 32)
+    ref = net.norms["conv1"](net.conv("conv1")(x)).double()
+    w, b = folded_conv(net, op)
+    got = torch.nn.functional.conv2d(x.double(), torch.from_numpy(w), torch.from_numpy(b))
+    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name,mode", [("cifarnet", "dense"), ("cifarnet", "trec"), ("squeezenet", "se-trec"),
+                                       ("zfnet", "dense")])
+def test_int8_golden_tracks_the_float_model(tmp_path, name, mode):
+    ckpt, net = _checkpoint(name, mode)
+    spec = export(ckpt, _smooth_images(64, 1), command="test")
+    spec = specmod.load(spec.save(tmp_path / "m.npz"))
+    assert spec.model == name and spec.mode == mode
+    images = _smooth_images(16, 2)
+    result = golden.run(spec, images)
+    out_t = spec.tensors[spec.output]
+    deq = (result.logits.astype(np.float64) - out_t.zero_point) * out_t.scale
+    net.eval()
+    with torch.no_grad():
+        ref = net(to_input(torch.from_numpy(images))).double().numpy()
+    corr = np.corrcoef(deq.ravel(), ref.ravel())[0, 1]
+    assert corr > (0.98 if mode == "dense" else 0.9), corr
+    for layer in spec.layers:
+        if layer.op == "conv":
+            assert layer.mode == net.conv(layer.name).setting.mode
+            if layer.mode == "trec":
+                assert np.array_equal(layer.arrays["hash"], net.conv(layer.name).hash_matrix.numpy().astype(np.int8))
+            else:
+                assert "hash" not in layer.arrays
+
+
+def test_shared_quantization_for_pool_concat_and_input():
+    ckpt, _ = _checkpoint("squeezenet", "dense")
+    spec = export(ckpt, _smooth_images(16, 3), command="test")
+    t = spec.tensors
+    assert (t["input"].scale, t["input"].zero_point) == (1 / 255, -128)
+    assert (t["conv1"].scale, t["conv1"].zero_point) == (t["pool1"].scale, t["pool1"].zero_point)
+    for i in range(1, 9):
+        q = {(t[n].scale, t[n].zero_point) for n in (f"fire{i}.expand1", f"fire{i}.expand3", f"fire{i}.concat")}
+        assert len(q) == 1
+    assert (t["conv10"].scale, t["conv10"].zero_point) == (t["logits"].scale, t["logits"].zero_point)
