@@ -1,0 +1,102 @@
+/* trec_common.c - phases shared by trec_convolve_s8 and trec_se_convolve_s8. */
+#include "trec_nn_dsp.h"
+#include "trec_nn_math.h"
+#include "trec_nn_support.h"
+#include "trecsim_nn.h"
+#include "trec_profile.h"
+
+#ifdef TREC_NN_STATS
+trec_nn_stats_t trec_nn_stats;
+#endif
+
+int32_t trec_check_trec_args(int32_t input_h, int32_t input_w, int32_t input_c, int32_t output_c, int32_t kernel,
+                             int32_t stride, int32_t padding, int32_t act_min, int32_t act_max, int32_t sub_len,
+                             int32_t hash_bits)
+{
+    int32_t k, positions;
+    if (trec_check_conv_args(input_h, input_w, input_c, output_c, kernel, stride, padding, act_min, act_max)) {
+        return -1;
+    }
+    k = kernel * kernel * input_c;
+    positions = trec_out_size(input_h, kernel, stride, padding) * trec_out_size(input_w, kernel, stride, padding);
+    if (sub_len < 1 || k % sub_len != 0 || hash_bits < 1 || hash_bits > TREC_NN_MAX_HASH_BITS ||
+        positions > 65535) {
+        return -1;
+    }
+    return 0;
+}
+
+void trec_acc_init(int32_t *acc, int32_t positions, int32_t output_c, const int32_t *bias)
+{
+    int32_t p, o;
+    for (p = 0; p < positions; p++) {
+        for (o = 0; o < output_c; o++) {
+            *acc++ = bias ? bias[o] : 0;
+        }
+    }
+}
+
+void trec_centroid_gemm(const int16_t *cents, int32_t cent_stride, int32_t n_clusters, const int8_t *w_m,
+                        int32_t weight_stride, int32_t len, int32_t output_c, int32_t *t)
+{
+    int32_t s, o;
+    /* 2 clusters x 2 output channels per inner loop */
+    for (s = 0; s + 1 < n_clusters; s += 2) {
+        const int16_t *c0 = cents + s * cent_stride;
+        const int16_t *c1 = c0 + cent_stride;
+        int32_t *t0 = t + s * output_c;
+        int32_t *t1 = t0 + output_c;
+        for (o = 0; o + 1 < output_c; o += 2) {
+            const int8_t *w0 = w_m + o * weight_stride;
+            int32_t sum[4] = {0, 0, 0, 0};
+            trec_dot_q15_s8_2x2(c0, c1, w0, w0 + weight_stride, len, sum);
+            t0[o] = sum[0];
+            t0[o + 1] = sum[1];
+            t1[o] = sum[2];
+            t1[o + 1] = sum[3];
+        }
+        if (o < output_c) {
+            const int8_t *w0 = w_m + o * weight_stride;
+            t0[o] = trec_dot_q15_s8_1x1(c0, w0, len, 0);
+            t1[o] = trec_dot_q15_s8_1x1(c1, w0, len, 0);
+        }
+    }
+    if (s < n_clusters) {
+        const int16_t *c0 = cents + s * cent_stride;
+        int32_t *t0 = t + s * output_c;
+        for (o = 0; o + 1 < output_c; o += 2) {
+            const int8_t *w0 = w_m + o * weight_stride;
+            int32_t sum[2] = {0, 0};
+            trec_dot_q15_s8_1x2(c0, w0, w0 + weight_stride, len, sum);
+            t0[o] = sum[0];
+            t0[o + 1] = sum[1];
+        }
+        if (o < output_c) {
+            t0[o] = trec_dot_q15_s8_1x1(c0, w_m + o * weight_stride, len, 0);
+        }
+    }
+}
+
+void trec_recovery(int32_t *acc, const uint16_t *cluster_of, int32_t positions, const int32_t *t, int32_t output_c)
+{
+    int32_t p, o;
+    for (p = 0; p < positions; p++) {
+        const int32_t *tc = t + (int32_t)cluster_of[p] * output_c;
+        for (o = 0; o < output_c; o++) {
+            acc[o] = trec_add_wrap(acc[o], tc[o]);
+        }
+        acc += output_c;
+    }
+}
+
+void trec_acc_requantize(const int32_t *acc, int32_t positions, int32_t output_c, const int32_t *multiplier,
+                         const int32_t *shift, int32_t output_offset, int32_t act_min, int32_t act_max,
+                         int8_t *output)
+{
+    int32_t p, o;
+    for (p = 0; p < positions; p++) {
+        for (o = 0; o < output_c; o++) {
+            *output++ = trec_requantize_clamp(*acc++, multiplier[o], shift[o], output_offset, act_min, act_max);
+        }
+    }
+}

@@ -1,0 +1,272 @@
+/*
+ * trec_nn_dsp.h - the Armv7E-M DSP instructions the optimized kernels use,
+ * and the blocked int16 x int8 dot-product kernels built on them.
+ *
+ * With __ARM_FEATURE_DSP (Cortex-M4/M7) each wrapper is one instruction
+ * (inline asm); elsewhere (the host, or -DTREC_NN_PORTABLE_DSP) it is a portable
+ * C model of the instruction, so the very same blocked code runs and is tested
+ * bit for bit on the host.
+ *
+ * Operand layout ("reordered q15"): SXTB16 of a word of four int8 weights
+ * (w0 w1 w2 w3) gives the halfword pair (w0, w2), SXTB16 of it rotated by 8 gives
+ * (w1, w3). Activations are therefore stored as int16 in groups of four in the
+ * order (v0, v2, v1, v3) (see trec_q15_reorder), so that two SMLADs consume four
+ * products without any PKHBT/PKHTB in the hot loop. A tail of len % 4 elements
+ * stays in natural order and is done with scalar multiplies.
+ */
+#ifndef TREC_NN_DSP_H
+#define TREC_NN_DSP_H
+
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__ARM_FEATURE_DSP) && !defined(TREC_NN_PORTABLE_DSP)
+#define TREC_NN_DSP_NATIVE 1
+#else
+#define TREC_NN_DSP_NATIVE 0
+#endif
+
+#if TREC_NN_DSP_NATIVE
+
+/* acc + x.lo * y.lo + x.hi * y.hi */
+static inline int32_t trec_smlad(int32_t x, int32_t y, int32_t acc)
+{
+    int32_t r;
+    __asm__("smlad %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc));
+    return r;
+}
+/* (int16)(int8)byte0 | (int16)(int8)byte2 << 16 */
+static inline int32_t trec_sxtb16(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+/* sxtb16(x ror 8): bytes 1 and 3 */
+static inline int32_t trec_sxtb16_ror8(int32_t x)
+{
+    int32_t r;
+    __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(x));
+    return r;
+}
+/* lanewise a + sxtb16(x), 16-bit wrapping lanes */
+static inline int32_t trec_sxtab16(int32_t a, int32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+static inline int32_t trec_sxtab16_ror8(int32_t a, int32_t x)
+{
+    int32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+/* a.lo | b.lo << 16 */
+static inline int32_t trec_pkhbt16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhbt %0, %1, %2, lsl #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+/* a.hi << 16 | b.hi */
+static inline int32_t trec_pkhtb16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("pkhtb %0, %1, %2, asr #16" : "=r"(r) : "r"(a), "r"(b));
+    return r;
+}
+
+#else /* portable models of the same instructions */
+
+static inline int32_t trec_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
+static inline int32_t trec_hi16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x >> 16); }
+static inline int32_t trec_pack16(int32_t lo, int32_t hi)
+{
+    return (int32_t)(((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16));
+}
+static inline int32_t trec_smlad(int32_t x, int32_t y, int32_t acc)
+{
+    const uint32_t lo = (uint32_t)(trec_lo16(x) * trec_lo16(y));
+    const uint32_t hi = (uint32_t)(trec_hi16(x) * trec_hi16(y));
+    return (int32_t)((uint32_t)acc + lo + hi);
+}
+static inline int32_t trec_sxtb16(int32_t x)
+{
+    return trec_pack16((int8_t)(uint8_t)((uint32_t)x & 0xFFu), (int8_t)(uint8_t)(((uint32_t)x >> 16) & 0xFFu));
+}
+static inline int32_t trec_sxtb16_ror8(int32_t x) { return trec_sxtb16((int32_t)((uint32_t)x >> 8)); }
+static inline int32_t trec_sxtab16(int32_t a, int32_t x)
+{
+    const int32_t e = trec_sxtb16(x);
+    return trec_pack16(trec_lo16(a) + trec_lo16(e), trec_hi16(a) + trec_hi16(e));
+}
+static inline int32_t trec_sxtab16_ror8(int32_t a, int32_t x) { return trec_sxtab16(a, (int32_t)((uint32_t)x >> 8)); }
+static inline int32_t trec_pkhbt16(int32_t a, int32_t b) { return trec_pack16(trec_lo16(a), trec_lo16(b)); }
+static inline int32_t trec_pkhtb16(int32_t a, int32_t b) { return trec_pack16(trec_hi16(b), trec_hi16(a)); }
+
+#endif
+
+/* Unaligned-safe word reads and writes (one LDR/STR on Cortex-M4/M7). */
+static inline int32_t trec_read_s8x4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline int32_t trec_read_q15x2(const int16_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static inline void trec_write_q15x2(int16_t *p, int32_t v) { memcpy(p, &v, 4); }
+
+/*
+ * Blocked dot products of reordered-q15 rows a (len int16) with int8 rows w (len int8).
+ * sum[i] += a_r . w_c, accumulating into the caller's values (bias or 0), wrapping int32.
+ *   2x2: sum = {a0.w0, a0.w1, a1.w0, a1.w1};  1x2: {a0.w0, a0.w1};  1x1: a0.w0
+ */
+static inline void trec_dot_q15_s8_2x2(const int16_t *a0, const int16_t *a1, const int8_t *w0, const int8_t *w1,
+                                       int32_t len, int32_t sum[4])
+{
+    int32_t s00 = sum[0], s01 = sum[1], s10 = sum[2], s11 = sum[3];
+    int32_t k = len >> 2;
+    while (k-- > 0) {
+        const int32_t wa = trec_read_s8x4(w0);
+        const int32_t wb = trec_read_s8x4(w1);
+        const int32_t wa02 = trec_sxtb16(wa), wa13 = trec_sxtb16_ror8(wa);
+        const int32_t wb02 = trec_sxtb16(wb), wb13 = trec_sxtb16_ror8(wb);
+        const int32_t x02 = trec_read_q15x2(a0), x13 = trec_read_q15x2(a0 + 2);
+        const int32_t y02 = trec_read_q15x2(a1), y13 = trec_read_q15x2(a1 + 2);
+        s00 = trec_smlad(wa02, x02, s00);
+        s01 = trec_smlad(wb02, x02, s01);
+        s10 = trec_smlad(wa02, y02, s10);
+        s11 = trec_smlad(wb02, y02, s11);
+        s00 = trec_smlad(wa13, x13, s00);
+        s01 = trec_smlad(wb13, x13, s01);
+        s10 = trec_smlad(wa13, y13, s10);
+        s11 = trec_smlad(wb13, y13, s11);
+        w0 += 4;
+        w1 += 4;
+        a0 += 4;
+        a1 += 4;
+    }
+    k = len & 3;
+    while (k-- > 0) {
+        const int32_t x = *a0++, y = *a1++, p = *w0++, q = *w1++;
+        s00 = (int32_t)((uint32_t)s00 + (uint32_t)(x * p));
+        s01 = (int32_t)((uint32_t)s01 + (uint32_t)(x * q));
+        s10 = (int32_t)((uint32_t)s10 + (uint32_t)(y * p));
+        s11 = (int32_t)((uint32_t)s11 + (uint32_t)(y * q));
+    }
+    sum[0] = s00;
+    sum[1] = s01;
+    sum[2] = s10;
+    sum[3] = s11;
+}
+
+static inline void trec_dot_q15_s8_1x2(const int16_t *a0, const int8_t *w0, const int8_t *w1, int32_t len,
+                                       int32_t sum[2])
+{
+    int32_t s0 = sum[0], s1 = sum[1];
+    int32_t k = len >> 2;
+    while (k-- > 0) {
+        const int32_t wa = trec_read_s8x4(w0);
+        const int32_t wb = trec_read_s8x4(w1);
+        const int32_t x02 = trec_read_q15x2(a0), x13 = trec_read_q15x2(a0 + 2);
+        s0 = trec_smlad(trec_sxtb16(wa), x02, s0);
+        s1 = trec_smlad(trec_sxtb16(wb), x02, s1);
+        s0 = trec_smlad(trec_sxtb16_ror8(wa), x13, s0);
+        s1 = trec_smlad(trec_sxtb16_ror8(wb), x13, s1);
+        w0 += 4;
+        w1 += 4;
+        a0 += 4;
+    }
+    k = len & 3;
+    while (k-- > 0) {
+        const int32_t x = *a0++;
+        s0 = (int32_t)((uint32_t)s0 + (uint32_t)(x * *w0++));
+        s1 = (int32_t)((uint32_t)s1 + (uint32_t)(x * *w1++));
+    }
+    sum[0] = s0;
+    sum[1] = s1;
+}
+
+static inline int32_t trec_dot_q15_s8_1x1(const int16_t *a0, const int8_t *w0, int32_t len, int32_t sum)
+{
+    int32_t k = len >> 2;
+    while (k-- > 0) {
+        const int32_t wa = trec_read_s8x4(w0);
+        sum = trec_smlad(trec_sxtb16(wa), trec_read_q15x2(a0), sum);
+        sum = trec_smlad(trec_sxtb16_ror8(wa), trec_read_q15x2(a0 + 2), sum);
+        w0 += 4;
+        a0 += 4;
+    }
+    k = len & 3;
+    while (k-- > 0) {
+        sum = (int32_t)((uint32_t)sum + (uint32_t)(*a0++ * *w0++));
+    }
+    return sum;
+}
+
+/* int8 x int8 variant for the 1x1 fast path: both operands go through SXTB16, no reordering. */
+static inline void trec_dot_s8_s8_2x2(const int8_t *a0, const int8_t *a1, const int8_t *w0, const int8_t *w1,
+                                      int32_t len, int32_t sum[4])
+{
+    int32_t s00 = sum[0], s01 = sum[1], s10 = sum[2], s11 = sum[3];
+    int32_t k = len >> 2;
+    while (k-- > 0) {
+        const int32_t wa = trec_read_s8x4(w0), wb = trec_read_s8x4(w1);
+        const int32_t x = trec_read_s8x4(a0), y = trec_read_s8x4(a1);
+        const int32_t wa02 = trec_sxtb16(wa), wb02 = trec_sxtb16(wb);
+        const int32_t x02 = trec_sxtb16(x), y02 = trec_sxtb16(y);
+        s00 = trec_smlad(wa02, x02, s00);
+        s01 = trec_smlad(wb02, x02, s01);
+        s10 = trec_smlad(wa02, y02, s10);
+        s11 = trec_smlad(wb02, y02, s11);
+        {
+            const int32_t wa13 = trec_sxtb16_ror8(wa), wb13 = trec_sxtb16_ror8(wb);
+            const int32_t x13 = trec_sxtb16_ror8(x), y13 = trec_sxtb16_ror8(y);
+            s00 = trec_smlad(wa13, x13, s00);
+            s01 = trec_smlad(wb13, x13, s01);
+            s10 = trec_smlad(wa13, y13, s10);
+            s11 = trec_smlad(wb13, y13, s11);
+        }
+        w0 += 4;
+        w1 += 4;
+        a0 += 4;
+        a1 += 4;
+    }
+    k = len & 3;
+    while (k-- > 0) {
+        const int32_t x = *a0++, y = *a1++, p = *w0++, q = *w1++;
+        s00 = (int32_t)((uint32_t)s00 + (uint32_t)(x * p));
+        s01 = (int32_t)((uint32_t)s01 + (uint32_t)(x * q));
+        s10 = (int32_t)((uint32_t)s10 + (uint32_t)(y * p));
+        s11 = (int32_t)((uint32_t)s11 + (uint32_t)(y * q));
+    }
+    sum[0] = s00;
+    sum[1] = s01;
+    sum[2] = s10;
+    sum[3] = s11;
+}
+
+static inline int32_t trec_dot_s8_s8_1x1(const int8_t *a0, const int8_t *w0, int32_t len, int32_t sum)
+{
+    int32_t k = len >> 2;
+    while (k-- > 0) {
+        const int32_t w = trec_read_s8x4(w0), x = trec_read_s8x4(a0);
+        sum = trec_smlad(trec_sxtb16(w), trec_sxtb16(x), sum);
+        sum = trec_smlad(trec_sxtb16_ror8(w), trec_sxtb16_ror8(x), sum);
+        w0 += 4;
+        a0 += 4;
+    }
+    k = len & 3;
+    while (k-- > 0) {
+        sum = (int32_t)((uint32_t)sum + (uint32_t)(*a0++ * *w0++));
+    }
+    return sum;
+}
+
+#endif /* TREC_NN_DSP_H */

@@ -1,0 +1,71 @@
+/*
+ * trec_nn_math.h - the fixed-point maths of trecsim.quant, inline, bit for bit.
+ *
+ * Same semantics as trecsim/quant.py (CMSIS-NN's arm_nn_requantize without
+ * single rounding, TFLite Micro's reference maths):
+ *   requantize(x, m, s) = divide_by_power_of_two(
+ *       doubling_high_mult_no_sat((int32)((uint32)x << max(s, 0)), m), max(-s, 0))
+ * Shifts come from quant.quantize_multiplier: s in [-31, 30].
+ * Assumes two's complement, arithmetic right shift of negative values and
+ * modulo conversion to signed types (GCC and Clang on every target we build).
+ */
+#ifndef TREC_NN_MATH_H
+#define TREC_NN_MATH_H
+
+#include <stdint.h>
+
+/* (int32)(((int64)a * b + 2^30) >> 31); a = b = INT32_MIN cannot occur (m > 0). */
+static inline int32_t trec_doubling_high_mult_no_sat(int32_t a, int32_t b)
+{
+    return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
+}
+
+/* Rounding arithmetic right shift by exponent in [0, 31], ties away from zero. */
+static inline int32_t trec_divide_by_power_of_two(int32_t dividend, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    const int32_t remainder = dividend & mask;
+    int32_t result = dividend >> exponent;
+    int32_t threshold = mask >> 1;
+    if (result < 0) {
+        threshold++;
+    }
+    if (remainder > threshold) {
+        result++;
+    }
+    return result;
+}
+
+/* quant.requantize: int32 accumulator -> int32 in the output scale (before the zero point). */
+static inline int32_t trec_requantize(int32_t x, int32_t multiplier, int32_t shift)
+{
+    const int32_t left = shift > 0 ? shift : 0;
+    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t shifted = (int32_t)((uint32_t)x << left);
+    return trec_divide_by_power_of_two(trec_doubling_high_mult_no_sat(shifted, multiplier), right);
+}
+
+/* quant.rounding_divide: integer mean, ties away from zero; count > 0. */
+static inline int32_t trec_rounding_divide(int32_t sum, int32_t count)
+{
+    const int32_t half = count / 2;
+    return sum >= 0 ? (sum + half) / count : -((-sum + half) / count);
+}
+
+/* requantize + output offset + clamp to [act_min, act_max] -> int8. */
+static inline int8_t trec_requantize_clamp(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
+                                           int32_t act_min, int32_t act_max)
+{
+    int32_t q = trec_requantize(acc, multiplier, shift) + output_offset;
+    q = q < act_min ? act_min : q;
+    q = q > act_max ? act_max : q;
+    return (int8_t)q;
+}
+
+/* Wrapping int32 addition (what the accumulators do on the board, without C's signed overflow). */
+static inline int32_t trec_add_wrap(int32_t a, int32_t b)
+{
+    return (int32_t)((uint32_t)a + (uint32_t)b);
+}
+
+#endif /* TREC_NN_MATH_H */

@@ -1,0 +1,122 @@
+"""Fully connected, pooling, relu, concat, elementwise add and requantize in C against
+trecsim.golden, bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import c_kernels as ck
+from fw_strategies import INPUT_KINDS, SETTINGS, act_range, int8s, make_input, requant_params
+from trecsim import golden, quant
+
+
+@pytest.mark.parametrize("variant", ["fully_connected_s8", "fully_connected_s8_ref"])
+@SETTINGS
+@given(f_in=st.integers(1, 70), f_out=st.integers(1, 13), kind=st.sampled_from(INPUT_KINDS),
+       seed=st.integers(0, 2**32 - 1), offsets=st.tuples(st.integers(-128, 128), int8s), act=act_range(),
+       data=st.data())
+def test_fully_connected_matches_golden(lib, variant, f_in, f_out, kind, seed, offsets, act, data):
+    r = np.random.default_rng(seed)
+    x = make_input(kind, (1, f_in), seed)
+    w = r.integers(-127, 128, (f_out, f_in), dtype=np.int8)
+    bias = r.integers(-50000, 50001, f_out).astype(np.int32)
+    m, s = data.draw(requant_params(f_out))
+    args = (x, offsets[0], w, bias, offsets[1], m, s, *act)
+    np.testing.assert_array_equal(ck.fully_connected_s8(lib, *args, variant=variant),
+                                  golden.fully_connected_s8(*args))
+
+
+@st.composite
+def pool_case(draw):
+    kernel = draw(st.integers(1, 4))
+    stride = draw(st.integers(1, 3))
+    h = draw(st.integers(kernel, 9))
+    w = draw(st.integers(kernel, 9))
+    c = draw(st.integers(1, 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    x = make_input(draw(st.sampled_from(INPUT_KINDS)), (1, h, w, c), seed)
+    return x, kernel, stride, *draw(act_range())
+
+
+@SETTINGS
+@given(case=pool_case())
+def test_max_pool_matches_golden(lib, case):
+    np.testing.assert_array_equal(ck.max_pool_s8(lib, *case), golden.max_pool_s8(*case))
+
+
+@SETTINGS
+@given(case=pool_case())
+def test_avg_pool_matches_golden(lib, case):
+    np.testing.assert_array_equal(ck.avg_pool_s8(lib, *case), golden.avg_pool_s8(*case))
+
+
+def test_avg_pool_rounds_ties_away_from_zero(lib):
+    x = np.array([[[[1], [0]], [[0], [1]]], [[[-1], [0]], [[0], [-1]]]], np.int8)  # means 0.5 and -0.5
+    out = np.concatenate([ck.avg_pool_s8(lib, x[i:i + 1], 2, 2, -128, 127) for i in range(2)])
+    assert out.ravel().tolist() == [1, -1]
+    np.testing.assert_array_equal(out, golden.avg_pool_s8(x, 2, 2, -128, 127))
+
+
+@SETTINGS
+@given(h=st.integers(1, 9), w=st.integers(1, 9), c=st.integers(1, 9), kind=st.sampled_from(INPUT_KINDS),
+       seed=st.integers(0, 2**32 - 1), act=act_range())
+def test_global_avg_pool_matches_golden(lib, h, w, c, kind, seed, act):
+    x = make_input(kind, (1, h, w, c), seed)
+    np.testing.assert_array_equal(ck.global_avg_pool_s8(lib, x, *act), golden.global_avg_pool_s8(x, *act))
+
+
+@SETTINGS
+@given(size=st.integers(0, 40), zero_point=st.integers(-200, 127), seed=st.integers(0, 2**32 - 1),
+       in_place=st.booleans())
+def test_relu_matches_golden(lib, size, zero_point, seed, in_place):
+    x = make_input("random", (size,), seed)
+    np.testing.assert_array_equal(ck.relu_s8(lib, x, zero_point, in_place=in_place), golden.relu_s8(x, zero_point))
+
+
+@SETTINGS
+@given(positions=st.integers(1, 12), channels=st.lists(st.integers(1, 9), min_size=1, max_size=4),
+       seed=st.integers(0, 2**32 - 1))
+def test_concat_matches_golden(lib, positions, channels, seed):
+    r = np.random.default_rng(seed)
+    inputs = [r.integers(-128, 128, (1, positions, 1, c), dtype=np.int8) for c in channels]
+    np.testing.assert_array_equal(ck.concat_s8(lib, inputs), golden.concat_s8(inputs))
+
+
+@st.composite
+def add_params(draw):
+    """Parameters as a TFLite converter derives them: left shift 20, input scales over twice the max."""
+    s1, s2, s_out = (draw(st.floats(1e-3, 1.0)) for _ in range(3))
+    left_shift = draw(st.sampled_from([0, 7, 20]))
+    twice_max = 2 * max(s1, s2)
+    m1, sh1 = quant.quantize_multiplier(s1 / twice_max)
+    m2, sh2 = quant.quantize_multiplier(s2 / twice_max)
+    mo, sho = quant.quantize_multiplier(twice_max / ((1 << left_shift) * s_out))
+    off1, off2 = draw(st.integers(-128, 128)), draw(st.integers(-128, 128))
+    lo, hi = draw(act_range())
+    return off1, m1, sh1, off2, m2, sh2, left_shift, draw(int8s), mo, sho, lo, hi
+
+
+@SETTINGS
+@given(shape=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 7)), params=add_params(),
+       seed=st.integers(0, 2**32 - 1))
+def test_elementwise_add_matches_golden(lib, shape, params, seed):
+    r = np.random.default_rng(seed)
+    x1 = r.integers(-128, 128, (1, *shape), dtype=np.int8)
+    x2 = r.integers(-128, 128, (1, *shape), dtype=np.int8)
+    np.testing.assert_array_equal(ck.elementwise_add_s8(lib, x1, x2, *params),
+                                  golden.elementwise_add_s8(x1, x2, *params))
+
+
+@SETTINGS
+@given(rows=st.integers(1, 6), channels=st.integers(1, 9), seed=st.integers(0, 2**32 - 1), data=st.data(),
+       magnitude=st.sampled_from([100, 2**20, 2**31 - 1]), out_offset=int8s, act=act_range())
+def test_requantize_matches_golden(lib, rows, channels, seed, data, magnitude, out_offset, act):
+    """Accumulators up to the full int32 range: the wrapping left shift must match quant.requantize."""
+    r = np.random.default_rng(seed)
+    acc = r.integers(-magnitude, magnitude, (rows, channels), dtype=np.int64).astype(np.int32)
+    m, s = data.draw(requant_params(channels))
+    np.testing.assert_array_equal(ck.requantize_s8(lib, acc, m, s, out_offset, *act),
+                                  golden.requantize_s8(acc, m, s, out_offset, *act))
