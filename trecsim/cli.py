@@ -233,7 +233,10 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
     split = data.load_split("train", args.data)
     rng = __import__("numpy").random.default_rng(args.seed)
     pick = rng.choice(len(split.labels), size=min(args.calibration_images, len(split.labels)), replace=False)
-    spec = export(ckpt, split.images[pick])
+    import shlex
+
+    spec = export(ckpt, split.images[pick],
+                  command="python -m trecsim " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     path = Path(args.out or f"build/specs/{ckpt['model']}-{ckpt['mode']}.npz")
     spec.save(path)
     print(f"{path}: {spec.model} {spec.mode}, {len(spec.layers)} layers, {spec.weight_bytes()} bytes of arrays, "

@@ -54,3 +54,11 @@ class PlatformSyntaxError(BoardError):
         self.path = path
         self.line = line
         super().__init__(what, where=f"{path}:{line}", fix=fix)
+
+
+class BuildError(TrecsimError):
+    """A firmware build that cannot be made: compiler missing or failing, a model too big for flash."""
+
+
+class MemoryPlanError(TrecsimError):
+    """Activation and scratch buffers that do not fit the board's RAM regions."""

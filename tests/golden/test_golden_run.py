@@ -39,7 +39,7 @@ def _conv(rng, name, src, dst, c_in, c_out, k, stride, pad, mode="dense", sub_le
     return LayerSpec(name, "conv", (src,), dst, attrs, arrays)
 
 
-def small_spec(seed: int = 0, input_zero_point: int = -128) -> ModelSpec:
+def small_spec(seed: int = 0, input_zero_point: int = 0) -> ModelSpec:
     """conv(trec) -> maxpool -> [conv(se-trec) | conv(dense 1x1)] -> concat -> add(pool) -> gap -> fc."""
     rng = np.random.default_rng(seed)
     t = lambda name, shape, zp, scale=0.05: TensorSpec(name, shape, scale, zp)
@@ -196,7 +196,7 @@ def test_remaining_ratio_is_one_when_every_position_is_distinct():
 
 def test_run_checks_the_input(spec):
     with pytest.raises(SpecError, match="zero point"):
-        run(small_spec(input_zero_point=0), images(1))
+        run(small_spec(input_zero_point=-128), images(1))
     with pytest.raises(DataError, match="uint8"):
         run(spec, images(2).astype(np.int8))
     with pytest.raises(DataError):

@@ -12,7 +12,7 @@ from trecsim.errors import DataError
 from trecsim.golden import kernels as k
 from trecsim.spec import LayerSpec, ModelSpec, SpecError, validate
 
-INPUT_ZERO_POINT = -128  # model input = pixel - 128
+INPUT_ZERO_POINT = 0  # model input q = pixel - 128, real = q / 255 (centred, so sign hashes see signed data)
 
 
 @dataclass
@@ -102,12 +102,12 @@ def model_input(spec: ModelSpec, images) -> np.ndarray:
     t = spec.tensors[spec.input]
     if t.zero_point != INPUT_ZERO_POINT:
         raise SpecError(f"input tensor {t.name!r} has zero point {t.zero_point}, expected {INPUT_ZERO_POINT} "
-                        f"(the model input is pixel - 128)", where=f"model {spec.model}",
+                        f"(the model input is q = pixel - 128 with real = q / 255)", where=f"model {spec.model}",
                         fix="re-export the model")
     if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != tuple(t.shape):
         raise DataError(f"images are {images.dtype} {images.shape}, expected uint8 (N, {', '.join(map(str, t.shape))})",
                         where=f"model {spec.model}", fix="pass NHWC RGB uint8 images as loaded by trecsim.data")
-    return (images.astype(np.int16) + INPUT_ZERO_POINT).astype(np.int8)
+    return (images.astype(np.int16) - 128).astype(np.int8)
 
 
 def run(spec: ModelSpec, images, *, keep_outputs: bool = False, batch: int = 1000,

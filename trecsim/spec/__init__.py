@@ -7,7 +7,7 @@ file, written atomically, and needs nothing but NumPy to read.
 Layout and semantics (the C kernels use the same):
 
 * tensors are NHWC (one image: H x W x C) int8 with ``real = scale * (q - zero_point)``;
-  the model input is ``pixel - 128`` (scale 1/255, zero point -128);
+  the model input is ``pixel - 128`` (scale 1/255, zero point 0);
 * ``conv``: ``weight`` int8 (C_out, kh, kw, C_in), ``bias`` int32 (C_out), ``multiplier``
   and ``shift`` int32 (C_out, per output channel, see trecsim.quant.requantize); attrs
   ``kernel``, ``stride``, ``padding``, ``relu``, ``mode`` (dense | trec | se-trec),

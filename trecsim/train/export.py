@@ -7,7 +7,7 @@
    per-batch minimum and maximum, which ignores rare outliers better than the global
    extremes). Tensors that must share quantization share it: the input of a max pool
    and its output, the inputs of a concat and its output, a global average pool's input
-   and output. The model input is fixed: ``pixel - 128``, scale 1/255, zero point -128.
+   and output. The model input is fixed: ``q = pixel - 128``, scale 1/255, zero point 0.
 3. Quantize: weights symmetric per output channel (int8 in [-127, 127]); bias int32 in
    the accumulator scale ``s_in * s_w``; requantization multiplier/shift per output
    channel for ``s_in * s_w / s_out``; adds as CMSIS-NN/TFLite (left shift 20, input
@@ -30,7 +30,7 @@ from trecsim.train.loop import net_from_checkpoint, to_input
 from trecsim.train.models import Add, Concat, Conv, Dense, GlobalAvgPool, MaxPool, Net
 
 INPUT_SCALE = 1.0 / 255.0
-INPUT_ZERO_POINT = -128
+INPUT_ZERO_POINT = 0
 ADD_LEFT_SHIFT = 20
 
 

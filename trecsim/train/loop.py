@@ -3,8 +3,11 @@
 Recipe (CPU-friendly): SGD with Nesterov momentum 0.9, weight decay 5e-4 (not on
 batch-norm or bias parameters), one-cycle learning rate (15% warm-up, cosine
 decay), batch 128, random crop (4-pixel zero padding) and horizontal flip.
-Input is ``pixel / 255`` in NCHW, so the board's int8 input is ``pixel - 128``
-with scale 1/255 and zero point -128 and zero padding means the same in both.
+Input is ``(pixel - 128) / 255`` in NCHW: the board's int8 input is ``pixel - 128``
+with scale 1/255 and zero point 0, so zero padding (mid-grey) means the same in
+both, and the sign hashes of a first TREC layer see centred, signed data (with
+an all-positive input every random hyperplane puts almost all patches on the same
+side, and clustering collapses).
 
 TREC modes are trained by fine-tuning a dense checkpoint (``init``): clustering
 is then applied in every forward pass, per image, exactly as on the board.
@@ -51,8 +54,8 @@ class TrainConfig:
 
 
 def to_input(images_nhwc_u8: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 32, 32, 3) -> float (B, 3, 32, 32) in [0, 1]."""
-    return images_nhwc_u8.permute(0, 3, 1, 2).float().div_(255.0)
+    """uint8 (B, 32, 32, 3) -> float (B, 3, 32, 32), (pixel - 128) / 255."""
+    return images_nhwc_u8.permute(0, 3, 1, 2).float().sub_(128.0).div_(255.0)
 
 
 def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -78,7 +81,8 @@ def _settings_from_json(data: dict[str, list]) -> dict[str, TrecSetting]:
     return {k: TrecSetting(m, l, h) for k, (m, l, h) in data.items()}
 
 
-def save_atomic(obj, path: Path) -> None:
+def save_atomic(obj, path: str | os.PathLike) -> None:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
