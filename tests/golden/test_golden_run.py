@@ -168,7 +168,7 @@ def test_remaining_ratio_is_one_when_every_position_is_distinct():
     """One TREC conv (8x8 kernel, stride 8: 16 positions, one sub-matrix of L = K = 192) whose hash
     reads 4 pixels that spell each position's number: 16 distinct IDs, nothing removed."""
     rng = np.random.default_rng(5)
-    tensors = {"input": TensorSpec("input", (32, 32, 3), 1 / 255, -128), "out": TensorSpec("out", (4, 4, 2), 0.1, 0)}
+    tensors = {"input": TensorSpec("input", (32, 32, 3), 1 / 255, 0), "out": TensorSpec("out", (4, 4, 2), 0.1, 0)}
     m, s = quant.quantize_multiplier(0.001)
     hm = np.zeros((192, 4), np.int8)
     for j in range(4):
@@ -182,7 +182,7 @@ def test_remaining_ratio_is_one_when_every_position_is_distinct():
     img = rng.integers(0, 256, (2, 32, 32, 3), dtype=np.uint8)
     for py in range(4):
         for px in range(4):
-            for j in range(4):  # v = pixel - 128 + 128 = pixel: positive iff bit j of the position's number
+            for j in range(4):  # v = pixel - 128: positive iff bit j of the position's number
                 img[:, py * 8, px * 8 + j, 0] = 255 if (py * 4 + px) >> j & 1 else 0
     result = run(spec, img)
     assert result.clusters["c"].tolist() == [[16], [16]]
@@ -190,7 +190,7 @@ def test_remaining_ratio_is_one_when_every_position_is_distinct():
     # singleton clusters: TREC is the dense convolution, bit for bit
     x = (img.astype(np.int16) - 128).astype(np.int8)
     a = conv.arrays
-    dense = convolve_s8(x, 128, a["weight"], a["bias"], 0, a["multiplier"], a["shift"], 8, 0, -128, 127)
+    dense = convolve_s8(x, 0, a["weight"], a["bias"], 0, a["multiplier"], a["shift"], 8, 0, -128, 127)
     np.testing.assert_array_equal(result.logits, dense.reshape(2, -1))
 
 
