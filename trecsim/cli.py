@@ -304,6 +304,24 @@ def cmd_eval(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
+    from trecsim.firmware.build import build_firmware
+
+    board = boards.get_board(args.board)
+    spec = _spec_for(args)
+    result = build_firmware(spec, board, out_dir=args.out, profile=not args.no_profile, stack_bytes=args.stack,
+                            force=args.force)
+    state = "cached, not rebuilt" if result.cached else "built"
+    profile = "" if not args.no_profile else ", no phase profiling"
+    print(f"{result.elf}: {spec.model} {spec.mode} for {board.name} ({state}{profile})", file=out)
+    for line in result.size.lines():
+        print(f"  {line}", file=out)
+    print(result.plan.table(), file=out)
+    print(f"  map: {result.map}", file=out)
+    print(f"  size report: {result.out_dir / 'size.json'}", file=out)
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -442,6 +460,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_data_option(p)
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "build",
+        parents=[common],
+        help="build the firmware of a model for a board (needs arm-none-eabi-gcc)",
+        description="Plan the model's memory, generate its sources and link the firmware: ELF, map file and a "
+        "size report (flash, static RAM, planned arenas, SDRAM, stack), printed and written as size.json. "
+        "Unchanged inputs reuse the previous build. A model that does not fit is refused with the numbers.",
+    )
+    p.add_argument("--board", required=True, help="board name (see `trecsim boards`)")
+    p.add_argument("--model", choices=["cifarnet", "zfnet", "squeezenet"])
+    p.add_argument("--mode", default="dense", choices=["dense", "trec", "se-trec"])
+    p.add_argument("--spec", metavar="PATH", help="a ModelSpec file instead of the committed one")
+    p.add_argument("--out", metavar="DIR", help="output folder (default build/firmware/BOARD/MODEL-MODE)")
+    p.add_argument("--no-profile", action="store_true",
+                   help="leave out the per-phase cycle hooks of the TREC kernels (per-layer cycles stay)")
+    p.add_argument("--stack", type=int, default=8192, metavar="BYTES", help="stack reserve (default 8192)")
+    p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
+    p.set_defaults(func=cmd_build)
 
     return parser
 

@@ -299,7 +299,7 @@ def _no_room(spec: ModelSpec, board: Board, buf: Buffer, arenas: tuple[Arena, ..
     fix = ("use space-efficient TREC (se-trec) or smaller L and H for this layer, a smaller --stack"
            + ("" if has_sdram else ", or a board with external SDRAM (stm32f469i-disco)"))
     return MemoryPlanError(
-        f"layer {buf.layer} needs a {buf.size}-byte {what}, but region {biggest.span} "
-        f"({biggest.capacity} bytes for buffers after {biggest.reserved} bytes of static data and stack) "
-        f"already holds {live} bytes of buffers live at the same time: {shortfall}",
+        f"layer {buf.layer} needs a {buf.size}-byte {what}, which fits no RAM region: the largest, "
+        f"{biggest.span}, has {biggest.capacity} bytes for buffers ({biggest.size} bytes less {biggest.reserved} "
+        f"of static data and stack), {live} of them taken by buffers live at the same time: {shortfall}",
         where=f"board {board.name}, model {spec.model} {spec.mode}", fix=fix)

@@ -1,0 +1,75 @@
+/*
+ * usart.c - minimal blocking transmitter on the console USART (board.h: TREC_UART_BASE).
+ *
+ * Register layouts (RM0386 for the STM32F4 USART, RM0385 for the STM32F7 USART):
+ *   F4: SR 0x00 (TXE bit 7), DR 0x04, BRR 0x08, CR1 0x0C (UE bit 13, TE bit 3)
+ *   F7: CR1 0x00 (UE bit 0, TE bit 3), BRR 0x0C, ISR 0x1C (TXE bit 7), TDR 0x28
+ * The clock after reset is the 16 MHz HSI; BRR is set for 115200 baud at that clock.
+ * (RCC clock enables and the GPIO alternate functions of a real board are not set here.)
+ */
+#include "board.h"
+#include "trec_runtime.h"
+
+#define REG(offset) (*(volatile uint32_t *)(TREC_UART_BASE + (offset)))
+#define TXE (1u << 7)
+#define BRR_115200_AT_HSI 139u /* 16 MHz / 115200, oversampling by 16 */
+
+#if TREC_UART_F7
+#define UART_CR1 REG(0x00u)
+#define UART_BRR REG(0x0Cu)
+#define UART_STATUS REG(0x1Cu)
+#define UART_DATA REG(0x28u)
+#define CR1_ENABLE ((1u << 0) | (1u << 3))
+#else
+#define UART_STATUS REG(0x00u)
+#define UART_DATA REG(0x04u)
+#define UART_BRR REG(0x08u)
+#define UART_CR1 REG(0x0Cu)
+#define CR1_ENABLE ((1u << 13) | (1u << 3))
+#endif
+
+void trec_uart_init(void)
+{
+    UART_BRR = BRR_115200_AT_HSI;
+    UART_CR1 = CR1_ENABLE;
+}
+
+static void put_char(char c)
+{
+    while ((UART_STATUS & TXE) == 0u) {
+    }
+    UART_DATA = (uint32_t)(uint8_t)c;
+}
+
+void trec_uart_puts(const char *s)
+{
+    while (*s != '\0') {
+        if (*s == '\n') {
+            put_char('\r');
+        }
+        put_char(*s++);
+    }
+}
+
+void trec_uart_put_u32(uint32_t v)
+{
+    char digits[11];
+    int32_t n = 0;
+    do {
+        digits[n++] = (char)('0' + (v % 10u));
+        v /= 10u;
+    } while (v != 0u);
+    while (n > 0) {
+        put_char(digits[--n]);
+    }
+}
+
+void trec_uart_put_i32(int32_t v)
+{
+    if (v < 0) {
+        put_char('-');
+        trec_uart_put_u32(0u - (uint32_t)v);
+    } else {
+        trec_uart_put_u32((uint32_t)v);
+    }
+}
