@@ -115,7 +115,7 @@ def _cifarnet() -> ModelDef:
         Dense("fc2", "fc1", "fc2", 384, 192),
         Dense("fc3", "fc2", "logits", 192, 10, relu=False),
     )
-    return ModelDef("cifarnet", ops, trec_layers={"conv1": (3, 10), "conv2": (10, 8)})
+    return ModelDef("cifarnet", ops, trec_layers={"conv2": (10, 8)})
 
 
 def _zfnet() -> ModelDef:
