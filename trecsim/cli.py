@@ -322,6 +322,38 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- bench-emulator
+
+
+def cmd_bench_emulator(args: argparse.Namespace, out: TextIO) -> int:
+    from trecsim.emulators import native
+
+    if args.build_only:
+        path = native.build(force=args.force)
+        print(f"native cycle hook: {path}", file=out)
+        return EXIT_OK
+    from trecsim import golden
+    from trecsim.emulators.bench import bench
+    from trecsim.firmware.build import build_firmware
+
+    board = boards.get_board(args.board)
+    spec = _spec_for(args)
+    build = build_firmware(spec, board)
+    image = data.load_sample().images[:1]
+    result = bench(build.elf, board, golden.model_input(spec, image)[0], repeats=args.repeats)
+    print(f"{spec.model} {spec.mode} on {board.name} (Unicorn): {result.instructions} instructions, "
+          f"fastest of {args.repeats} runs per mode", file=out)
+    for m in result.modes:
+        cycles = f", {m.cycles} model cycles" if m.cycles is not None else ""
+        print(f"  {m.name:<14} {m.mips:8.1f} MIPS ({m.wall_s:.3f} s{cycles})", file=out)
+    print(f"  ratio accounting / plain: {result.ratio:.2f} (goal >= 0.5); with data-memory timing: "
+          f"{result.ratio_memory_timing:.2f}", file=out)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result.to_json(), indent=2) + "\n")
+    return EXIT_OK if result.ratio >= 0.5 or not args.check else EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -479,6 +511,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stack", type=int, default=8192, metavar="BYTES", help="stack reserve (default 8192)")
     p.add_argument("--force", action="store_true", help="rebuild even if nothing changed")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser(
+        "bench-emulator",
+        parents=[common],
+        help="Unicorn's speed with and without cycle accounting (MIPS and their ratio)",
+        description="Run the firmware of a model (default: the committed cifarnet dense) on a board under "
+        "Unicorn with no hooks, with the default cycle accounting and with data-memory timing, and print "
+        "the MIPS of each and the ratio accounting / plain (goal >= 0.5). --build-only compiles the native "
+        "cycle hook into the user cache and exits (the install script runs it).",
+    )
+    p.add_argument("--board", default="stm32f469i-disco", help="board name (default stm32f469i-disco)")
+    p.add_argument("--model", default="cifarnet", choices=["cifarnet", "zfnet", "squeezenet"])
+    p.add_argument("--mode", default="dense", choices=["dense", "trec", "se-trec"])
+    p.add_argument("--spec", metavar="PATH", help="a ModelSpec file instead of the committed one")
+    p.add_argument("--repeats", type=int, default=3, help="runs per mode; the fastest counts (default 3)")
+    p.add_argument("--json", metavar="OUT", help="also write the figures as JSON")
+    p.add_argument("--check", action="store_true", help="exit 1 when the ratio is below 0.5")
+    p.add_argument("--build-only", action="store_true", help="only build the native cycle hook")
+    p.add_argument("--force", action="store_true", help="with --build-only: rebuild even if cached")
+    p.set_defaults(func=cmd_bench_emulator)
 
     return parser
 

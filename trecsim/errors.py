@@ -62,3 +62,40 @@ class BuildError(TrecsimError):
 
 class MemoryPlanError(TrecsimError):
     """Activation and scratch buffers that do not fit the board's RAM regions."""
+
+
+class EmulatorError(TrecsimError):
+    """An emulator that cannot be set up or run: a missing backend, a native hook that does not build,
+    an ELF the emulator cannot load."""
+
+
+class FirmwareFault(EmulatorError):
+    """The firmware faulted, ran past its instruction budget or overflowed its stack in the emulator.
+
+    ``kind`` names it ("BusFault", "UsageFault", "instruction budget", "stack overflow", ...);
+    ``cfsr_bits`` the decoded fault status bits; ``pc``/``lr`` the addresses and ``pc_where``/
+    ``lr_where`` the function and source line; ``uart_tail`` the last console lines.
+    """
+
+    exit_code = 1
+
+    def __init__(self, what: str, *, kind: str, pc: int | None = None, lr: int | None = None,
+                 pc_where: str = "", lr_where: str = "", cfsr_bits: tuple[str, ...] = (),
+                 uart_tail: tuple[str, ...] = (), where: str | None = None, fix: str | None = None):
+        self.kind = kind
+        self.pc, self.lr = pc, lr
+        self.pc_where, self.lr_where = pc_where, lr_where
+        self.cfsr_bits = tuple(cfsr_bits)
+        self.uart_tail = tuple(uart_tail)
+        parts = [f"{kind}: {what.rstrip('.')}"]
+        if cfsr_bits:
+            parts.append("fault status " + ", ".join(cfsr_bits))
+        if pc is not None:
+            parts.append(f"PC 0x{pc:08X}" + (f" in {pc_where}" if pc_where else ""))
+        if lr is not None:
+            parts.append(f"LR 0x{lr:08X}" + (f" in {lr_where}" if lr_where else ""))
+        if uart_tail:
+            parts.append("last console lines: " + " | ".join(uart_tail))
+        else:
+            parts.append("no console output")
+        super().__init__("; ".join(parts), where=where, fix=fix)

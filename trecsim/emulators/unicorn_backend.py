@@ -1,0 +1,509 @@
+"""The default emulator: Unicorn (QEMU's CPU core) as the board's Cortex-M4F or Cortex-M7.
+
+Memory is mapped from the board description only, each region with the permissions its
+``usable`` list allows (no execution from CCM, DTCM or SDRAM; flash is read-only), the private
+peripheral bus (SCS, DWT) and a stub page for every peripheral of the .repl. Reads and writes to
+anything else fail like a bus error on the chip. The console USART and the DWT are MMIO pages
+served by the native hook (``native/blockhook.c``), which also keeps the cycle model
+(:mod:`trecsim.emulators.cycles`) and the instruction budget. BKPT (interrupt 7) ends the run.
+
+Findings this relies on (ARCHITECTURE.md, "Emulators"): THUMB mode plus ``ctl_set_cpu_model``
+(the MCLASS mode flag makes a Cortex-M33); the SCS must be mapped or CPACR writes fault; Unicorn
+takes no exception into the guest's vector table, so faults come back as Unicorn errors and
+interrupt numbers, and are reported from here with the decoded status bits the chip would set.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import unicorn
+from unicorn import arm_const
+
+from trecsim.boards import Board
+from trecsim.emulators import cycles as cyclemod
+from trecsim.emulators import native
+from trecsim.emulators.elf import ElfImage, load_elf
+from trecsim.emulators.result import (
+    EXCEPTIONS,
+    FAULT_RECORD,
+    LAYER_RECORD,
+    PHASES,
+    STACK_PAINT,
+    STATUS,
+    LayerCycles,
+    MemoryUse,
+    RegionUse,
+    RunResult,
+    UartLine,
+    decode_cfsr,
+)
+from trecsim.errors import EmulatorError, FirmwareFault
+
+__all__ = ["DEFAULT_BUDGET", "UnicornBoard"]
+
+CPU_MODELS = {"cortex-m4f": arm_const.UC_CPU_ARM_CORTEX_M4, "cortex-m7": arm_const.UC_CPU_ARM_CORTEX_M7}
+PPB, PPB_END = 0xE0000000, 0xE0100000
+DWT_PAGE = 0xE0001000
+PAGE = 0x1000
+BKPT = 7
+#: Unicorn/QEMU exception numbers reported in the interrupt hook, as the ARMv7-M fault they are.
+_INTERRUPTS = {1: ("UsageFault", 16, "undefined instruction"), 2: ("SVCall", None, "SVC with no handler in the emulator"),
+               3: ("BusFault", 8, "prefetch abort"), 4: ("BusFault", 9, "data abort"),
+               17: ("UsageFault", 19, "coprocessor instruction with the coprocessor disabled"),
+               18: ("UsageFault", 17, "invalid state (an ARM-mode branch target)"),
+               22: ("UsageFault", 24, "unaligned access")}
+DEFAULT_BUDGET = 2_000_000_000
+ARENA_PAINT = 0x6B1D6B1D
+UART_TAIL = 8
+#: A stack that wrote into its lowest bytes is reported as overflowed (it probably went further).
+STACK_GUARD = 64
+
+
+def _pages(base: int, end: int) -> tuple[int, int]:
+    return base & ~(PAGE - 1), (end + PAGE - 1) & ~(PAGE - 1)
+
+
+@dataclass(frozen=True)
+class _Uart:
+    page: int
+    status_off: int
+    data_off: int
+
+
+class UnicornBoard:
+    """One board with one firmware loaded. ``accounting=False`` runs without any cycle hook
+    (the bench's baseline: the UART and DWT are then plain memory)."""
+
+    backend = "unicorn"
+
+    def __init__(self, elf: str | Path | ElfImage, board: Board, *, accounting: bool = True,
+                 memory_timing: bool = False, track_writes: bool = False, budget: int = DEFAULT_BUDGET):
+        if board.core.name not in CPU_MODELS:
+            raise EmulatorError(f"Unicorn has no model for core {board.core.name}", where=str(board.toml_path),
+                                fix=f"use a board with one of: {', '.join(CPU_MODELS)}")
+        self.board = board
+        self.elf = elf if isinstance(elf, ElfImage) else load_elf(elf)
+        self.accounting = accounting
+        self.track_writes = track_writes and accounting
+        self.budget = budget
+        self.uc = uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
+        uc.ctl_set_cpu_model(CPU_MODELS[board.core.name])
+        self.uart = self._uart_layout()
+        self._map_memory()
+        self._interrupts: list[int] = []
+        self._invalid: tuple[int, int, int] | None = None  # (access, address, size)
+        uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
+        uc.hook_add(unicorn.UC_HOOK_MEM_INVALID, self._on_invalid)
+        self._tc = None
+        self._tracks: dict[str, int] = {}
+        if accounting:
+            self._attach_native(memory_timing)
+        else:
+            uc.mem_map(self.uart.page, PAGE)
+            uc.mem_map(DWT_PAGE, PAGE)
+            uc.mem_write(self.uart.page + self.uart.status_off, (0xC0).to_bytes(4, "little"))
+        for addr, data in self.elf.segments:
+            try:
+                uc.mem_write(addr, data)
+            except unicorn.UcError:
+                raise EmulatorError(f"the firmware loads {len(data)} bytes at 0x{addr:08X}, outside the memory of "
+                                    f"{board.name}", where=str(self.elf.path),
+                                    fix="build the firmware for this board (trecsim build --board "
+                                    f"{board.name})") from None
+        self._paint_arenas()
+
+    # ------------------------------------------------------------------ setup
+
+    def _uart_layout(self) -> _Uart:
+        p = self.board.peripheral(self.board.console_uart.name)
+        f7 = "F7" in p.type.upper()
+        base = self.board.console_uart.base
+        page = base & ~(PAGE - 1)
+        return _Uart(page, base - page + (0x1C if f7 else 0x00), base - page + (0x28 if f7 else 0x04))
+
+    def _map_memory(self) -> None:
+        uc = self.uc
+        mapped: list[tuple[int, int]] = []
+        for m in self.board.memories:
+            perms = unicorn.UC_PROT_READ
+            if m.kind != "flash":
+                perms |= unicorn.UC_PROT_WRITE
+            if "code" in m.usable or m.kind == "flash":
+                perms |= unicorn.UC_PROT_EXEC
+            if m.base % PAGE or m.size % PAGE:
+                raise EmulatorError(f"memory {m.name} (0x{m.base:08X}, {m.size} bytes) is not 4 KB aligned",
+                                    where=str(self.board.repl_path), fix="Unicorn maps whole 4 KB pages")
+            uc.mem_map(m.base, m.size, perms)
+            mapped.append((m.base, m.end))
+        special = {self.uart.page, DWT_PAGE}
+        pages: set[int] = set()
+        for p in self.board.peripherals:
+            if p.size is None or PPB <= p.base < PPB_END:
+                continue
+            lo, hi = _pages(p.base, p.base + p.size)
+            pages.update(range(lo, hi, PAGE))
+        pages.update(range(PPB, PPB_END, PAGE))
+        for page in sorted(pages - special):
+            if any(a <= page < b for a, b in mapped):
+                continue
+            uc.mem_map(page, PAGE, unicorn.UC_PROT_READ | unicorn.UC_PROT_WRITE)
+
+    def _attach_native(self, memory_timing: bool) -> None:
+        lib = native.library()
+        board = self.board
+        self._lib = lib
+        tc = lib.tc_create()
+        if not tc:
+            raise EmulatorError("out of memory for the native hook")
+        self._tc = tc
+        self._finalizer = __import__("weakref").finalize(self, lib.tc_free, tc)
+        uclib = unicorn.unicorn_py3.unicorn.uclib
+        addr = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
+        lib.tc_set_api(tc, addr(uclib.uc_hook_add), addr(uclib.uc_mmio_map), addr(uclib.uc_emu_stop))
+        self.tables = tables = cyclemod.code_tables(self.elf.code_ranges, board)
+        lib.tc_set_code(tc, tables.base, len(tables.cost) - 1, tables.cost.ctypes.data, tables.insns.ctypes.data,
+                        tables.end_kind.ctypes.data, tables.target_extra.ctypes.data)
+        cm = board.cycle_model
+        m7 = board.core.name.startswith("cortex-m7")
+        flash = board.flash
+        sdram = board.memories_of("sdram")
+        if m7:
+            iline = dline = int(cm.get("cache_line_bytes", 32))
+            ilines = max(1, board.core.icache_bytes // iline)
+            dlines = max(1, board.core.dcache_bytes // dline)
+        else:
+            iline = dline = int(cm.get("art_line_bytes", 16))
+            ilines = int(cm.get("art_icache_lines", 64))
+            dlines = int(cm.get("art_dcache_lines", 8))
+        params = {
+            "m7": int(m7),
+            "taken_extra": 0 if m7 else int(cm["branch_taken"]) - int(cm["branch_not_taken"]),
+            "mispredict": int(cm["branch_mispredict"]) if m7 else 0,
+            "flash_base": flash.base,  # instruction fetch: always (block hook); data reads: memory_timing
+            "flash_end": flash.end,
+            "flash_ws": board.flash_wait_states,
+            "iline_bytes": iline, "ilines": min(ilines, 4096), "dline_bytes": dline, "dlines": min(dlines, 4096),
+            "sdram_base": sdram[0].base if sdram and memory_timing else 0,
+            "sdram_end": sdram[0].end if sdram and memory_timing else 0,
+            "sdram_latency": board.sdram_latency_cycles or 0,
+            "budget": self.budget,
+            "uart_status_off": self.uart.status_off, "uart_data_off": self.uart.data_off,
+            "uart_status_val": 0xC0,  # TXE | TC
+        }
+        for i, name in enumerate(native.PARAMS):
+            lib.tc_param(tc, i, params[name])
+        what = 1 | (2 | 4 if memory_timing else 0)
+        if self.track_writes:
+            what |= 8
+            syms = self.elf.symbols
+            if "_stack_limit" in syms and "_stack_top" in syms:
+                self._tracks["__stack__"] = lib.tc_add_track(tc, syms["_stack_limit"].address,
+                                                             syms["_stack_top"].address)
+            for s in self._arena_sections():
+                self._tracks[s.name] = lib.tc_add_track(tc, s.address, s.address + s.size)
+        # the uc_engine handle of the Python Uc object
+        err = lib.tc_attach(tc, self.uc._uch, what, DWT_PAGE, self.uart.page)
+        if err:
+            raise EmulatorError(f"attaching the native cycle hook to Unicorn failed (code {err})",
+                                fix="reinstall unicorn==2.1.4; report it if it persists")
+
+    def _arena_sections(self):
+        return [s for s in self.elf.sections if s.name.startswith(".arena_") and s.size]
+
+    def _paint_arenas(self) -> None:
+        for s in self._arena_sections():
+            n = s.size // 4
+            self.uc.mem_write(s.address, np.full(n, ARENA_PAINT, "<u4").tobytes())
+
+    # ------------------------------------------------------------------ hooks (rare events only)
+
+    def _on_interrupt(self, uc, intno, user):
+        self._interrupts.append(intno)
+        uc.emu_stop()
+
+    def _on_invalid(self, uc, access, address, size, value, user):
+        self._invalid = (access, address, size)
+        return False
+
+    # ------------------------------------------------------------------ symbols
+
+    def write_symbol(self, name: str, data) -> None:
+        sym = self.elf.symbol(name)
+        raw = np.ascontiguousarray(data).tobytes() if not isinstance(data, (bytes, bytearray)) else bytes(data)
+        if sym.size and len(raw) != sym.size:
+            raise EmulatorError(f"{name} takes {sym.size} bytes, not {len(raw)}", where=str(self.elf.path),
+                                fix="pass the model input of the spec the firmware was built from")
+        self.uc.mem_write(sym.address, raw)
+
+    def read_symbol(self, name: str, dtype="<u1", count: int | None = None) -> np.ndarray:
+        sym = self.elf.symbol(name)
+        dt = np.dtype(dtype)
+        n = sym.size // dt.itemsize if count is None else count
+        return np.frombuffer(bytes(self.uc.mem_read(sym.address, n * dt.itemsize)), dtype=dt).copy()
+
+    def read_u32(self, name: str) -> int:
+        return int(self.read_symbol(name, "<u4", 1)[0])
+
+    def has(self, name: str) -> bool:
+        return name in self.elf.symbols
+
+    # ------------------------------------------------------------------ run
+
+    def counters(self) -> dict[str, int]:
+        if self._tc is None:
+            return {}
+        out = (ctypes.c_uint64 * 10)()
+        self._lib.tc_counters(self._tc, out)
+        names = ("cycles", "instructions", "blocks", "unknown_blocks", "budget_hit", "flash_fetch_misses",
+                 "flash_data_misses", "sdram_accesses", "taken_branches", "mispredicts")
+        return dict(zip(names, (int(v) for v in out)))
+
+    def uart_lines(self) -> list[UartLine]:
+        if self._tc is None:
+            return []
+        n = self._lib.tc_uart(self._tc, None, None, 0)
+        chars = (ctypes.c_uint8 * n)()
+        stamps = (ctypes.c_uint64 * n)()
+        self._lib.tc_uart(self._tc, chars, stamps, n)
+        lines, cur = [], bytearray()
+        for ch, t in zip(bytes(chars), stamps):
+            if ch == 0x0A:
+                lines.append(UartLine(int(t), int(t) / self.board.clock_hz, cur.decode(errors="replace")))
+                cur = bytearray()
+            elif ch != 0x0D:
+                cur.append(ch)
+        if cur:
+            t = int(stamps[n - 1])
+            lines.append(UartLine(t, t / self.board.clock_hz, cur.decode(errors="replace")))
+        return lines
+
+    def _reg(self, r: int) -> int:
+        return int(self.uc.reg_read(r))
+
+    def start(self) -> tuple[str, float]:
+        """Runs from reset to BKPT; returns (how it stopped, wall seconds). Raises FirmwareFault on a
+        Unicorn error, an exception, or the instruction budget."""
+        vectors = self.elf.symbols["trec_vectors"].address if "trec_vectors" in self.elf.symbols else \
+            self.board.flash.base
+        sp, reset = (int.from_bytes(self.uc.mem_read(vectors + 4 * i, 4), "little") for i in range(2))
+        self.uc.reg_write(arm_const.UC_ARM_REG_SP, sp)
+        t0 = time.perf_counter()
+        try:
+            self.uc.emu_start(reset | 1, 0xFFFFFFFF)
+        except unicorn.UcError as exc:
+            wall = time.perf_counter() - t0
+            raise self._unicorn_fault(exc) from None
+        wall = time.perf_counter() - t0
+        if self._tc is not None and self.counters()["budget_hit"]:
+            raise self._fault("instruction budget", f"the firmware ran past its budget of {self.budget} "
+                              "instructions without reaching its breakpoint (an endless loop?)",
+                              fix="look at the loop around PC; raise the budget only for a longer model")
+        if self._interrupts and self._interrupts[-1] != BKPT:
+            intno = self._interrupts[-1]
+            kind, bit, what = _INTERRUPTS.get(intno, ("exception", None, f"unexpected exception {intno}"))
+            raise self._fault(kind, what, cfsr=(1 << bit) if bit is not None else 0)
+        if not self._interrupts:
+            return "stopped", wall
+        return "bkpt", wall
+
+    # ------------------------------------------------------------------ faults
+
+    def _stack_overflowed(self, sp: int | None = None) -> bool:
+        syms = self.elf.symbols
+        if "_stack_limit" not in syms:
+            return False
+        limit = syms["_stack_limit"].address
+        if sp is not None and sp < limit:
+            return True
+        try:  # the guard zone: the lowest STACK_GUARD bytes of the reserve
+            guard = np.frombuffer(bytes(self.uc.mem_read(limit, STACK_GUARD)), "<u4")
+        except unicorn.UcError:
+            return False
+        # trecsim's runtime paints the stack before it sets trec_status (0 until then)
+        painted = self.has("trec_status") and self.read_u32("trec_status") != 0
+        return painted and bool((guard != STACK_PAINT).any())
+
+    def _fault(self, kind: str, what: str, *, cfsr: int = 0, pc: int | None = None, lr: int | None = None,
+               fix: str | None = None) -> FirmwareFault:
+        pc = self._reg(arm_const.UC_ARM_REG_PC) if pc is None else pc
+        lr = self._reg(arm_const.UC_ARM_REG_LR) if lr is None else lr
+        tail = tuple(line.text for line in self.uart_lines()[-UART_TAIL:])
+        return FirmwareFault(what, kind=kind, pc=pc, lr=lr, pc_where=self.elf.describe(pc),
+                             lr_where=self.elf.describe(lr) if lr < 0xF0000000 else "EXC_RETURN",
+                             cfsr_bits=decode_cfsr(cfsr), uart_tail=tail,
+                             where=f"{self.elf.path} on {self.board.name} ({self.backend})",
+                             fix=fix or "see the function and line above; rebuild after fixing the firmware")
+
+    def _unicorn_fault(self, exc: unicorn.UcError) -> FirmwareFault:
+        sp = self._reg(arm_const.UC_ARM_REG_SP)
+        err = exc.errno
+        inv = self._invalid
+        region = None
+        if inv is not None:
+            access, address, size = inv
+            r = self.board.region_at(address)
+            region = f" ({r.name}, {r.kind})" if r else " (nothing is mapped there on this chip)"
+        if self._stack_overflowed(sp):
+            limit = self.elf.symbols["_stack_limit"].address
+            return self._fault("stack overflow", f"SP 0x{sp:08X} went below the stack's limit 0x{limit:08X} "
+                               f"({self.elf.symbols['_stack_top'].address - limit} bytes reserved)"
+                               + (f", then an access to 0x{inv[1]:08X} failed" if inv else ""),
+                               cfsr=(1 << 9) | (1 << 15),
+                               fix="give the firmware more stack (trecsim build --stack) or use less of it")
+        if err in (unicorn.UC_ERR_READ_UNMAPPED, unicorn.UC_ERR_WRITE_UNMAPPED) and inv:
+            rw = "read" if err == unicorn.UC_ERR_READ_UNMAPPED else "write"
+            return self._fault("BusFault", f"{rw} of {inv[2]} bytes at unmapped address 0x{inv[1]:08X}{region}",
+                               cfsr=(1 << 9) | (1 << 15))
+        if err in (unicorn.UC_ERR_READ_PROT, unicorn.UC_ERR_WRITE_PROT) and inv:
+            rw = "read" if err == unicorn.UC_ERR_READ_PROT else "write"
+            return self._fault("BusFault", f"{rw} of {inv[2]} bytes at 0x{inv[1]:08X}{region}, which the chip "
+                               "does not allow", cfsr=(1 << 9) | (1 << 15))
+        if err == unicorn.UC_ERR_FETCH_UNMAPPED:
+            addr = inv[1] if inv else self._reg(arm_const.UC_ARM_REG_PC)
+            return self._fault("BusFault", f"instruction fetch from unmapped address 0x{addr:08X}"
+                               f"{region or ''}", cfsr=1 << 8)
+        if err == unicorn.UC_ERR_FETCH_PROT:
+            addr = inv[1] if inv else self._reg(arm_const.UC_ARM_REG_PC)
+            return self._fault("MemManage", f"instruction fetch from 0x{addr:08X}{region or ''}, which is "
+                               "execute-never", cfsr=1 << 0)
+        if err in (unicorn.UC_ERR_INSN_INVALID, unicorn.UC_ERR_EXCEPTION):
+            return self._fault("UsageFault", f"invalid instruction ({exc})", cfsr=1 << 16)
+        if err in (unicorn.UC_ERR_READ_UNALIGNED, unicorn.UC_ERR_WRITE_UNALIGNED, unicorn.UC_ERR_FETCH_UNALIGNED):
+            return self._fault("UsageFault", f"unaligned access ({exc})", cfsr=1 << 24)
+        return self._fault("emulator error", str(exc))
+
+    def firmware_fault(self) -> FirmwareFault | None:
+        """The fault the firmware's own handler recorded in trec_fault (on targets that take exceptions)."""
+        if not self.has("trec_fault") or not self.has("trec_status"):
+            return None
+        if STATUS.get(self.read_u32("trec_status")) != "fault":
+            return None
+        rec = self.read_symbol("trec_fault", FAULT_RECORD, 1)[0]
+        kind = EXCEPTIONS.get(int(rec["exception"]), f"exception {int(rec['exception'])}")
+        what = "the firmware's fault handler ran"
+        if int(rec["cfsr"]) >> 15 & 1:
+            what += f" (BFAR 0x{int(rec['bfar']):08X})"
+        if int(rec["cfsr"]) >> 7 & 1:
+            what += f" (MMFAR 0x{int(rec['mmfar']):08X})"
+        return self._fault(kind, what, cfsr=int(rec["cfsr"]), pc=int(rec["pc"]), lr=int(rec["lr"]))
+
+    # ------------------------------------------------------------------ memory accounting
+
+    def _stack_peak(self) -> tuple[int, int]:
+        syms = self.elf.symbols
+        if "_stack_limit" not in syms or "_stack_top" not in syms:
+            return 0, 0
+        lo, hi = syms["_stack_limit"].address, syms["_stack_top"].address
+        words = np.frombuffer(bytes(self.uc.mem_read(lo, hi - lo)), "<u4")
+        untouched = np.flatnonzero(words != STACK_PAINT)
+        first = int(untouched[0]) if len(untouched) else len(words)
+        return hi - lo, 4 * (len(words) - first)
+
+    def _arena_peaks(self) -> dict[str, int]:
+        out = {}
+        for s in self._arena_sections():
+            words = np.frombuffer(bytes(self.uc.mem_read(s.address, s.size // 4 * 4)), "<u4")
+            touched = np.flatnonzero(words != ARENA_PAINT)
+            out[s.name[len(".arena_"):]] = 4 * (int(touched[-1]) + 1) if len(touched) else 0
+        return out
+
+    def memory_use(self) -> MemoryUse:
+        board = self.board
+        reserved, peak = self._stack_peak()
+        arena_peaks = self._arena_peaks()
+        stack_lo = self.elf.symbols["_stack_limit"].address if "_stack_limit" in self.elf.symbols else None
+        sections = []
+        for s in self.elf.sections:
+            r = board.region_at(s.address)
+            sections.append((s.name, s.address, s.size, r.name if r else "?"))
+        tracked_stack = tracked_arenas = None
+        if self.track_writes:
+            lo_hi = self._tracked()
+            if "__stack__" in lo_hi:
+                lo, _ = lo_hi["__stack__"]
+                tracked_stack = (self.elf.symbols["_stack_top"].address - (lo & ~3)) if lo is not None else 0
+            tracked_arenas = {}
+            for s in self._arena_sections():
+                lo, hi = lo_hi.get(s.name, (None, None))
+                tracked_arenas[s.name[len(".arena_"):]] = (hi - s.address) if lo is not None else 0
+        regions = []
+        for m in board.memories:
+            static = arenas = apeak = 0
+            for s in self.elf.sections:
+                lo, hi = max(s.address, m.base), min(s.address + s.size, m.end)
+                if hi <= lo or s.name == ".stack":  # the stack's reserve is counted as such
+                    continue
+                if s.name.startswith(".arena_"):
+                    arenas += hi - lo
+                    name = s.name[len(".arena_"):]
+                    written_hi = s.address + arena_peaks.get(name, 0)
+                    apeak += max(0, min(written_hi, hi) - lo)
+                else:
+                    static += hi - lo
+            if m.kind == "flash":  # the .data image lives in flash too
+                static += sum(s.size for s in self.elf.sections if s.name == ".data" and not m.contains(s.address))
+            in_stack = stack_lo is not None and m.contains(stack_lo)
+            regions.append(RegionUse(m.name, m.kind, m.size, static, arenas, apeak,
+                                     reserved if in_stack else 0, peak if in_stack else 0))
+        return MemoryUse(tuple(regions), tuple(sections), reserved, peak, tracked_stack, arena_peaks, tracked_arenas)
+
+    def _tracked(self) -> dict[str, tuple[int | None, int | None]]:
+        """Exact mode: (lowest, one past the highest) byte written per tracked range."""
+        out = (ctypes.c_uint64 * 2)()
+        res = {}
+        for name, i in self._tracks.items():
+            self._lib.tc_track_result(self._tc, i, out)
+            res[name] = (None, None) if out[0] == 0xFFFFFFFFFFFFFFFF else (int(out[0]), int(out[1]))
+        return res
+
+    # ------------------------------------------------------------------ the protocol
+
+    def run(self, model_input=None) -> RunResult:
+        """Writes ``model_input`` into trec_input (if given), runs to the breakpoint and reads the protocol
+        symbols. Raises FirmwareFault for faults, runaways and stack overflows."""
+        if model_input is not None:
+            self.write_symbol("trec_input", np.ascontiguousarray(model_input, dtype=np.int8))
+        stop, wall = self.start()
+        fault = self.firmware_fault()
+        if fault is not None:
+            raise fault
+        if self._stack_overflowed():
+            reserved, _ = self._stack_peak()
+            raise self._fault("stack overflow", f"the stack reached its limit: it wrote into the lowest {STACK_GUARD} of "
+                              f"its {reserved} reserved bytes, so data below it was probably overwritten",
+                              fix="give the firmware more stack (trecsim build --stack) or use less of it")
+        return self._result(stop, wall)
+
+    def _result(self, stop: str, wall: float) -> RunResult:
+        outputs = {}
+        layers: list[LayerCycles] = []
+        if self.has("trec_output"):
+            outputs["trec_output"] = self.read_symbol("trec_output", np.int8)
+        for name in self.elf.symbols:
+            if name.startswith("trec_clusters_"):
+                outputs[name] = self.read_symbol(name, "<u2")
+        if self.has("trec_layer_count") and self.has("trec_cycles"):
+            n = self.read_u32("trec_layer_count")
+            names = [bytes(r).split(b"\0")[0].decode() for r in self.read_symbol("trec_layer_names", "S16", n)]
+            recs = self.read_symbol("trec_cycles", LAYER_RECORD, n)
+            for name, rec in zip(names, recs):
+                phases = {p: int(v) for p, v in zip(PHASES, rec["phase"])} if rec["phase"].any() else {}
+                layers.append(LayerCycles(name, int(rec["cycles"]), phases, int(rec["clusters"]), int(rec["status"])))
+        counters = self.counters()
+        status = STATUS.get(self.read_u32("trec_status"), "unknown") if self.has("trec_status") else "unknown"
+        return RunResult(
+            backend=self.backend, board=self.board.name, status=status,
+            done=bool(self.read_u32("trec_done")) if self.has("trec_done") else stop == "bkpt",
+            error=int(self.read_symbol("trec_error", "<i4", 1)[0]) if self.has("trec_error") else 0,
+            stop=stop, outputs=outputs, layers=layers, uart=self.uart_lines(),
+            total_cycles=counters.get("cycles", 0), instructions=counters.get("instructions", 0),
+            memory=self.memory_use(),
+            cycle_source=(f"model estimate (trecsim {self.board.core.name} cycle model, "
+                          f"{self.board.cycle_model.core} parameters of {self.board.toml_path.name})"
+                          if self.accounting else "none (accounting off)"),
+            clock_hz=self.board.clock_hz, wall_s=wall, counters=counters)
