@@ -354,6 +354,75 @@ def cmd_bench_emulator(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if result.ratio >= 0.5 or not args.check else EXIT_FAILED
 
 
+# --------------------------------------------------------------------------- profile
+
+
+class _Bars:
+    """tqdm bars for the profile's ``progress(desc, done, total)`` callbacks, one per description."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bars: dict = {}
+
+    def __call__(self, desc: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        bar = self.bars.get(desc)
+        if bar is None:
+            from tqdm import tqdm
+
+            bar = self.bars[desc] = tqdm(total=total, desc=desc, unit="img", leave=False, dynamic_ncols=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
+
+
+def _parse_images(text: str) -> int | None:
+    if text.strip().lower() == "all":
+        return None
+    try:
+        n = int(text)
+    except ValueError:
+        raise ConfigError(f"--images '{text}' is not a number", fix="use --images N (N >= 1) or --images all") from None
+    if n < 1:
+        raise ConfigError(f"--images {n} selects no image", fix="use --images N with N >= 1, or --images all")
+    return n
+
+
+def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
+    from trecsim import profile as prof
+    from trecsim import report
+
+    modes = tuple(m.strip() for m in (args.modes or ",".join(prof.DEFAULT_MODES)).split(",") if m.strip())
+    images = _parse_images(args.images) if args.images is not None else (
+        None if args.data else prof.DEFAULT_IMAGES)
+    cfg = prof.ProfileConfig(boards=prof.resolve_boards(args.board), model=args.model, modes=modes,
+                             modes_given=args.modes is not None, images=images, data_dir=args.data,
+                             emulator=args.emulator)
+    bars = _Bars(enabled=not args.quiet)
+    try:
+        profiles = prof.profile(cfg, progress=bars)
+    finally:
+        bars.close()
+    docs = [p.to_json() for p in profiles]
+    print(report.terminal_table(docs), file=out, end="")
+    files = report.write_all(docs, args.out)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(docs[0] if len(docs) == 1 else docs, indent=2) + "\n")
+    print(f"report: {files['markdown']}, plots: {len(files['plots'])} PNGs in {args.out}, trace: {files['trace']} "
+          f"(open in https://ui.perfetto.dev){', JSON: ' + args.json if args.json else ''}", file=out)
+    failed = [f"{p.board} {p.model} {r.mode}" for p in profiles for r in p.runs if not r.ok]
+    if failed:
+        print(f"FAILED: {', '.join(failed)} did not run bit-exact against the golden model (see above)", file=out)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -531,6 +600,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--build-only", action="store_true", help="only build the native cycle hook")
     p.add_argument("--force", action="store_true", help="with --build-only: rebuild even if cached")
     p.set_defaults(func=cmd_bench_emulator)
+
+    p = sub.add_parser(
+        "profile",
+        parents=[common],
+        help="run models on simulated boards bit-exact against the golden model; cycles, memory, reports",
+        description="For each board and mode: build the firmware (cached), run each image in the emulator, "
+        "compare every output and TREC cluster count bit for bit with the golden model, and report per-layer "
+        "and per-phase cycles (trecsim's cycle model), MACs, remaining ratios, latency, memory and accuracy: "
+        "a table here, and report.md, PNG plots, trace.json (Perfetto) and profile.json in --out. A mismatch "
+        "names the first layer whose output differs. Exit code 0 only if every run that fits its board ran "
+        "and matched; 1 on a mismatch or firmware fault; 2 on bad input. Default modes without a committed "
+        "model are skipped with a note; a model that does not fit a board is reported with the numbers.",
+    )
+    p.add_argument("--board", default="stm32f469i-disco",
+                   help="board name, or 'all' for every board (default stm32f469i-disco)")
+    p.add_argument("--model", default="cifarnet", choices=["cifarnet", "zfnet", "squeezenet"],
+                   help="model (default cifarnet); it must have a committed int8 ModelSpec")
+    p.add_argument("--modes", metavar="M[,M...]", help="comma-separated modes among dense, trec, se-trec "
+                   "(default all three, skipping those not committed)")
+    p.add_argument("--images", metavar="N", help="first N images (default 10 of the bundled sample; with --data "
+                   "every test image); 'all' for every image")
+    p.add_argument("--emulator", default="unicorn", choices=["unicorn", "qemu", "renode"],
+                   help="emulator backend (default unicorn; qemu and renode are not implemented yet)")
+    p.add_argument("--out", metavar="DIR", default="build/profile", help="report folder (default build/profile)")
+    p.add_argument("--json", metavar="PATH", help="also write the results (the JSON contract) to PATH")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--data", metavar="DIR", help="use the full CIFAR-10 test set in DIR instead of the bundled "
+                   "sample (cifar-10-batches-bin or its parent)")
+    p.set_defaults(func=cmd_profile)
 
     return parser
 

@@ -1,0 +1,516 @@
+"""The profiling pipeline behind ``python -m trecsim profile``: spec -> build -> run -> compare.
+
+For each board, model and mode, :func:`profile` loads the committed ModelSpec, builds its
+firmware (cached, :mod:`trecsim.firmware.build`), runs every image on the simulated board
+(:mod:`trecsim.emulators`), compares every output bit for bit with the golden model
+(:mod:`trecsim.golden`) and the firmware's per-sub-matrix cluster counters with the golden
+model's, and collects per-layer and per-phase cycles, MACs, remaining ratios, latency, memory and
+accuracy. A mismatch is diagnosed by re-running the image while a write hook on the cycle table
+copies each layer's output tensor out of the arenas as the layer finishes: the first layer whose
+output differs from the golden model's is named with the position, the expected and the
+firmware's value. Nothing here prints; progress goes to a callback.
+
+JSON contract (``BoardProfile.to_json()``; the file written by ``--json``; stable, keys are only
+ever added). One object per board and model; with several boards ``--json`` writes a list of them::
+
+    {
+      "format": "trecsim-profile/1",
+      "board": "stm32f469i-disco", "core": "cortex-m4f", "clock_hz": 180000000,
+      "model": "cifarnet", "emulator": "unicorn",
+      "cycle_source": "model estimate (trecsim cycle model)",
+      "cycle_model": "<the emulator's own description of the model and its parameters>",
+      "memory_timing": true,          # flash wait states and SDRAM latency for data are modelled
+      "images": 10,                   # images run per mode
+      "data": "bundled sample" | "CIFAR-10 test set (DIR)",
+      "skipped": [{"mode", "reason"}],  # default modes without a committed model
+      "runs": [{
+        "mode": "dense" | "trec" | "se-trec",
+        "fits": true,                 # false: the build was refused (the numbers are in "error")
+        "error": null | "message",
+        "bit_exact": true,            # every output and cluster count matched the golden model
+        "images_checked": 10, "mismatches": [{"image", "what", "layer", "tensor", "index",
+                                              "expected", "got", "detail"}],
+        "accuracy": 0.8,              # firmware top-1 over the images; "golden_accuracy" beside it
+        "cycles_total": 36716428,     # sum of the layers' cycles, one inference, mean over images
+        "latency_ms": 203.98,         # cycles_total / clock_hz
+        "speedup_vs_dense": 1.0,      # dense cycles_total / this one (null without a dense run)
+        "instructions": 28854903,     # mean per run (reset to breakpoint)
+        "layers": [{"name", "kind", "mode", "cycles", "macs", "cycles_per_mac",
+                    "remaining_ratio", "clusters", "phases": {"im2col": ..., ...},
+                    "speedup_vs_dense"}],
+        "memory": {"flash_bytes", "sram_static_bytes", "sram_peak_bytes", "stack_peak_bytes",
+                   "stack_reserved_bytes", "sdram_bytes", "sdram_peak_bytes", "arena_bytes": {arena: planned},
+                   "arena_peak_bytes": {arena: written}, "regions": [{"name", "kind", "size", "static",
+                   "arenas", "arena_peak", "stack_peak", "peak"}]},
+        "per_image": [{"image", "label", "prediction", "golden_prediction", "cycles", "match"}],
+        "trace": {"image", "layers": [{"name", "cycles", "phases"}], "uart": [{"time_s", "text"}]}
+      }]
+    }
+
+Cycles are per inference (the sum of the firmware's per-layer DWT CYCCNT table) averaged over the
+images; phases likewise. ``remaining_ratio`` is sum(clusters) / (sub-matrices x positions x images)
+from the firmware's counters, checked equal to the golden model's. ``sram_peak_bytes`` is the
+on-chip RAM (every region but flash and SDRAM) in use at the peak: static sections, the arenas'
+high-water marks (painting) and the stack's peak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trecsim import boards, data, golden
+from trecsim import spec as specmod
+from trecsim.emulators import PHASES, RunResult, open_board
+from trecsim.errors import BuildError, ConfigError, FirmwareFault, MemoryPlanError
+from trecsim.firmware.build import BuildResult, build_firmware
+
+__all__ = ["CYCLE_SOURCE", "DEFAULT_BOARD", "DEFAULT_IMAGES", "DEFAULT_MODEL", "DEFAULT_MODES", "EMULATORS",
+           "FORMAT", "BoardProfile", "LayerProfile", "Mismatch", "ProfileConfig", "RunProfile", "compare_tensor",
+           "check_run", "diagnose", "layer_outputs", "profile", "resolve_boards"]
+
+FORMAT = "trecsim-profile/1"
+CYCLE_SOURCE = "model estimate (trecsim cycle model)"
+DEFAULT_BOARD = "stm32f469i-disco"
+DEFAULT_MODEL = "cifarnet"
+DEFAULT_MODES = ("dense", "trec", "se-trec")
+DEFAULT_IMAGES = 10
+#: backend -> None when implemented, else why not and what to use instead.
+EMULATORS = {
+    "unicorn": None,
+    "qemu": "the QEMU backend is not implemented yet (planned as a cross-check: mps2-an386/an500 machines, "
+            "no DWT, so no per-layer cycles)",
+    "renode": "the Renode backend is not implemented yet (it needs a Renode installation and pyrenode3; the "
+              "platforms/ .repl files are ready for it)",
+}
+
+Progress = Callable[[str, int, int], None]  # (description, done, total)
+
+
+@dataclass(frozen=True)
+class ProfileConfig:
+    boards: tuple[str, ...] = (DEFAULT_BOARD,)
+    model: str = DEFAULT_MODEL
+    modes: tuple[str, ...] = DEFAULT_MODES
+    modes_given: bool = False  # an explicit --modes: a missing committed model is an error, not a skip
+    images: int | None = DEFAULT_IMAGES  # None: every image of the source
+    data_dir: str | None = None  # None: the bundled sample
+    emulator: str = "unicorn"
+    memory_timing: bool = True
+    diagnose: bool = True
+
+
+@dataclass
+class Mismatch:
+    image: int
+    what: str  # "output" | "clusters"
+    layer: str | None  # the first layer whose output differs (diagnosis), or the TREC layer of "clusters"
+    tensor: str | None
+    index: list[int] | None  # position in the tensor (h, w, c) or (i,)
+    expected: int | None
+    got: int | None
+    detail: str
+
+    def __str__(self) -> str:
+        return f"image {self.image}: {self.detail}"
+
+
+@dataclass
+class LayerProfile:
+    name: str
+    kind: str
+    mode: str | None
+    cycles: float
+    macs: int | None
+    cycles_per_mac: float | None
+    remaining_ratio: float | None
+    clusters: int | None  # summed over images
+    phases: dict[str, float]
+    speedup_vs_dense: float | None = None
+
+
+@dataclass
+class RunProfile:
+    mode: str
+    fits: bool = True
+    error: str | None = None
+    bit_exact: bool = False
+    images_checked: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+    accuracy: float | None = None
+    golden_accuracy: float | None = None
+    cycles_total: float = 0.0
+    latency_ms: float = 0.0
+    speedup_vs_dense: float | None = None
+    instructions: float = 0.0
+    layers: list[LayerProfile] = field(default_factory=list)
+    memory: dict = field(default_factory=dict)
+    per_image: list[dict] = field(default_factory=list)
+    trace: dict = field(default_factory=dict)
+    build_dir: str | None = None
+    build_cached: bool | None = None
+    uart: list[str] = field(default_factory=list)  # console of the first image
+
+    @property
+    def ok(self) -> bool:
+        """Ran and matched (a model refused for not fitting counts as reported, not failed)."""
+        return (not self.fits) or (self.error is None and self.bit_exact and self.images_checked > 0)
+
+    def to_json(self) -> dict:
+        doc = asdict(self)
+        doc.pop("uart")
+        doc["mismatches"] = [asdict(m) for m in self.mismatches]
+        return doc
+
+
+@dataclass
+class BoardProfile:
+    board: str
+    core: str
+    clock_hz: int
+    model: str
+    emulator: str
+    cycle_model: str
+    memory_timing: bool
+    images: int
+    data: str
+    runs: list[RunProfile] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(r.ok for r in self.runs)
+
+    def run(self, mode: str) -> RunProfile | None:
+        return next((r for r in self.runs if r.mode == mode), None)
+
+    def to_json(self) -> dict:
+        return {"format": FORMAT, "board": self.board, "core": self.core, "clock_hz": self.clock_hz,
+                "model": self.model, "emulator": self.emulator, "cycle_source": CYCLE_SOURCE,
+                "cycle_model": self.cycle_model, "memory_timing": self.memory_timing, "images": self.images,
+                "data": self.data, "skipped": self.skipped, "ok": self.ok,
+                "runs": [r.to_json() for r in self.runs]}
+
+
+# --------------------------------------------------------------------------- comparison
+
+
+def compare_tensor(expected: np.ndarray, got: np.ndarray) -> tuple[list[int], int, int, int] | None:
+    """None if equal bit for bit, else (index of the first difference in expected's shape, expected value,
+    firmware value, number of differing elements)."""
+    expected = np.asarray(expected)
+    got = np.asarray(got).reshape(-1)
+    flat = expected.reshape(-1)
+    if flat.shape != got.shape:
+        return [], 0, 0, max(flat.size, got.size)
+    diff = np.flatnonzero(flat.astype(np.int64) != got.astype(np.int64))
+    if diff.size == 0:
+        return None
+    i = int(diff[0])
+    index = [int(v) for v in np.unravel_index(i, expected.shape)] if expected.ndim else [i]
+    return index, int(flat[i]), int(got[i]), int(diff.size)
+
+
+def _fmt_index(index: Sequence[int]) -> str:
+    return "[" + ", ".join(map(str, index)) + "]"
+
+
+def check_run(spec: specmod.ModelSpec, r: RunResult, expected_logits: np.ndarray,
+              expected_clusters: dict[str, np.ndarray], image: int = 0) -> list[Mismatch]:
+    """Compares one firmware run with the golden model's expectations for its image: the status, the
+    output bit for bit, and for each TREC layer the per-sub-matrix cluster counts (``trec_clusters_<layer>``)
+    and their sum in the cycle table. Returns the mismatches (empty when everything matched)."""
+    found: list[Mismatch] = []
+    if r.status != "done":
+        found.append(Mismatch(image, "status", None, None, None, None, None,
+                              f"the firmware ended with status {r.status} (error {r.error})"))
+    d = compare_tensor(expected_logits, r.output)
+    if d is not None:
+        index, e, g, n = d
+        found.append(Mismatch(image, "output", None, spec.output, index, e, g,
+                              f"output {spec.output}{_fmt_index(index)}: expected {e}, got {g} "
+                              f"({n} of {r.output.size} values differ)"))
+    by_name = {lc.name: lc for lc in r.layers}
+    for layer in spec.layers:
+        if not layer.clustered:
+            continue
+        want = np.asarray(expected_clusters[layer.name])
+        sym = f"trec_clusters_{_identifier(layer.name)}"
+        got = r.outputs.get(sym)
+        lc = by_name.get(layer.name)
+        c = compare_tensor(want, got) if got is not None else ([], int(want.sum()), 0, 1)
+        if c is None and lc is not None and lc.clusters != int(want.sum()):
+            c = ([], int(want.sum()), lc.clusters, 1)
+        if c is not None:
+            idx, e, g, _ = c
+            where = f"sub-matrix {_fmt_index(idx)}" if idx else "in all"
+            found.append(Mismatch(image, "clusters", layer.name, sym, idx, e, g,
+                                  f"{layer.name} cluster counts differ from the golden model's {where}: "
+                                  f"expected {e}, got {g}"))
+    return found
+
+
+# --------------------------------------------------------------------------- per-layer outputs
+
+
+def layer_outputs(build: BuildResult, spec: specmod.ModelSpec, board: boards.Board, model_input: np.ndarray,
+                  *, backend: str = "unicorn", memory_timing: bool = True) -> dict[str, np.ndarray]:
+    """Runs the firmware once and returns every layer's output tensor (int8, its spec shape) as it was
+    when the layer finished: a write hook on ``trec_cycles[i].cycles`` (written right after layer i's
+    kernel returns) copies the tensor out of its arena before later layers reuse the memory."""
+    import unicorn
+
+    from trecsim.emulators.result import LAYER_RECORD
+
+    emu = open_board(build.elf, board, backend=backend, memory_timing=memory_timing)
+    uc = getattr(emu, "uc", None)
+    if uc is None:  # pragma: no cover - only the unicorn backend exists
+        raise ConfigError(f"per-layer outputs need the unicorn backend, not {backend}")
+    elf = emu.elf
+    table = elf.symbol("trec_cycles")
+    where: list[tuple[str, int, int]] = []  # per layer: (tensor, address, bytes)
+    for layer in spec.layers:
+        t = spec.tensors[layer.output]
+        if layer.output == spec.output:
+            addr = elf.symbol("trec_output").address
+        else:
+            p = build.plan.placement(layer.output)
+            addr = elf.symbol(f"trec_arena_{p.arena}").address + p.offset
+        where.append((layer.output, addr, t.size))
+    captured: dict[str, np.ndarray] = {}
+
+    def on_write(uc_, access, address, size, value, user):
+        off = address - table.address
+        if off % LAYER_RECORD.itemsize:
+            return
+        i = off // LAYER_RECORD.itemsize
+        if 0 <= i < len(where):
+            name, addr, n = where[i]
+            captured[name] = np.frombuffer(bytes(uc_.mem_read(addr, n)), np.int8).copy()
+
+    uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_write, begin=table.address,
+                end=table.address + LAYER_RECORD.itemsize * len(spec.layers) - 1)
+    emu.run(model_input)
+    return {name: arr.reshape(spec.tensors[name].shape) for name, arr in captured.items()}
+
+
+def diagnose(build: BuildResult, spec: specmod.ModelSpec, board: boards.Board, image: np.ndarray, *,
+             backend: str = "unicorn", memory_timing: bool = True) -> tuple[str, str, list[int], int, int] | None:
+    """The first layer whose firmware output differs from the golden model's on one uint8 image:
+    (layer, tensor, index, expected, got), or None when every layer's output matches."""
+    x = golden.model_input(spec, image[None])
+    expected = golden.run(spec, image[None], keep_outputs=True).outputs
+    got = layer_outputs(build, spec, board, x[0], backend=backend, memory_timing=memory_timing)
+    for layer in spec.layers:
+        if layer.output not in got:
+            continue
+        d = compare_tensor(expected[layer.output][0], got[layer.output])
+        if d is not None:
+            index, e, g, _ = d
+            return layer.name, layer.output, index, e, g
+    return None
+
+
+# --------------------------------------------------------------------------- the pipeline
+
+
+def resolve_boards(name: str) -> tuple[str, ...]:
+    """``all`` -> every board in platforms/; otherwise the one board (checked, case-insensitive)."""
+    if name.strip().lower() == "all":
+        return tuple(b.name for b in boards.load_boards())
+    return (boards.get_board(name).name,)
+
+
+def _load_images(cfg: ProfileConfig):
+    if cfg.data_dir is None:
+        split, source = data.load_sample(), "bundled sample"
+    else:
+        split = data.load_split("test", cfg.data_dir)
+        source = f"CIFAR-10 test set ({cfg.data_dir})"
+    n = len(split.labels) if cfg.images is None else min(int(cfg.images), len(split.labels))
+    if n <= 0:
+        raise ConfigError(f"--images {cfg.images} selects no image", fix="use --images N with N >= 1")
+    return split.images[:n], split.labels[:n], source
+
+
+def _specs(cfg: ProfileConfig) -> tuple[list[tuple[str, specmod.ModelSpec]], list[dict]]:
+    found, skipped = [], []
+    for mode in cfg.modes:
+        if mode not in specmod.MODES:
+            raise ConfigError(f"unknown mode '{mode}'", fix=f"use some of: {', '.join(specmod.MODES)}")
+        path = specmod.trained_path(cfg.model, mode)
+        if not path.is_file() and not cfg.modes_given:
+            skipped.append({"mode": mode, "reason": f"no committed model {cfg.model}-{mode} yet "
+                                                    f"(trecsim/spec/trained/)"})
+            continue
+        found.append((mode, specmod.load_trained(cfg.model, mode)))  # SpecError lists the committed models
+    if not found:
+        have = sorted(p.stem for p in specmod.trained_dir().glob("*.npz"))
+        raise specmod.SpecError(f"no committed model for {cfg.model} in modes {', '.join(cfg.modes)}: "
+                                f"it is not trained yet", where=str(specmod.trained_dir()),
+                                fix=f"profile one of: {', '.join(have) or 'none yet'}, or train and export it "
+                                    f"(python -m trecsim train / export, see trecsim/spec/trained/README.md)")
+    return found, skipped
+
+
+def _memory(build: BuildResult, results: list[RunResult]) -> dict:
+    size = build.size
+    regions: dict[str, dict] = {}
+    for r in results:
+        for reg in r.memory.regions:
+            cur = regions.setdefault(reg.name, {"name": reg.name, "kind": reg.kind, "size": reg.size,
+                                                "static": reg.static, "arenas": reg.arenas, "arena_peak": 0,
+                                                "stack_peak": 0, "peak": 0})
+            cur["arena_peak"] = max(cur["arena_peak"], reg.arena_peak)
+            cur["stack_peak"] = max(cur["stack_peak"], reg.stack_peak)
+            cur["peak"] = max(cur["peak"], reg.peak)
+    on_chip = [v for v in regions.values() if v["kind"] not in ("flash", "sdram")]
+    sdram = [v for v in regions.values() if v["kind"] == "sdram"]
+    arena_peaks: dict[str, int] = {}
+    for r in results:
+        for k, v in r.memory.arena_peaks.items():
+            arena_peaks[k] = max(arena_peaks.get(k, 0), v)
+    return {
+        "flash_bytes": size.flash_used,
+        "sram_static_bytes": size.static_sram,
+        "sram_peak_bytes": sum(v["peak"] for v in on_chip),
+        "stack_peak_bytes": max((r.memory.stack_peak for r in results), default=0),
+        "stack_reserved_bytes": size.stack,
+        "sdram_bytes": size.sdram,
+        "sdram_peak_bytes": sum(v["peak"] for v in sdram),
+        "weights_bytes": size.weights,
+        "arena_bytes": dict(size.arenas),
+        "arena_peak_bytes": arena_peaks,
+        "regions": list(regions.values()),
+    }
+
+
+def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: np.ndarray, labels: np.ndarray,
+              cfg: ProfileConfig, progress: Progress | None) -> RunProfile:
+    run = RunProfile(mode=mode)
+    try:
+        build = build_firmware(spec, board)
+    except (BuildError, MemoryPlanError) as exc:
+        run.fits, run.error = False, str(exc)
+        return run
+    run.build_dir, run.build_cached = str(build.out_dir), build.cached
+    expected = golden.run(spec, images)
+    x = golden.model_input(spec, images)
+    clustered = [l for l in spec.layers if l.clustered]
+    macs = spec.macs()
+    results: list[RunResult] = []
+    cluster_sums = {l.name: 0 for l in clustered}
+    desc = f"{board.name} {spec.model} {mode}"
+    for i in range(len(images)):
+        try:
+            r = open_board(build.elf, board, backend=cfg.emulator, memory_timing=cfg.memory_timing).run(x[i])
+        except FirmwareFault as exc:
+            run.error = f"image {i}: {exc}"
+            break
+        if i == 0:
+            run.uart = [line.text for line in r.uart]
+        results.append(r)
+        found = check_run(spec, r, expected.logits[i], {l.name: expected.clusters[l.name][i] for l in clustered}, i)
+        run.mismatches += found
+        ok = not found
+        by_name = {lc.name: lc for lc in r.layers}
+        for layer in clustered:
+            cluster_sums[layer.name] += by_name[layer.name].clusters if layer.name in by_name else 0
+        run.per_image.append({"image": i, "label": int(labels[i]), "prediction": int(np.argmax(r.output)),
+                              "golden_prediction": int(expected.predictions[i]), "cycles": r.model_cycles,
+                              "match": ok})
+        if progress is not None:
+            progress(desc, i + 1, len(images))
+    run.images_checked = len(results)
+    if not results:
+        return run
+    # diagnosis of the first mismatching image: the first layer whose output differs
+    if cfg.diagnose and run.mismatches:
+        first = run.mismatches[0]
+        found = diagnose(build, spec, board, images[first.image], backend=cfg.emulator,
+                         memory_timing=cfg.memory_timing)
+        if found is not None:
+            layer, tensor, index, e, g = found
+            run.mismatches.insert(0, Mismatch(first.image, "layer", layer, tensor, index, e, g,
+                                              f"first differing layer {layer} (tensor {tensor}) at "
+                                              f"{_fmt_index(index)}: expected {e}, got {g}"))
+        else:
+            first.detail += "; every layer's output matches the golden model's, so the difference is in the " \
+                            "final output or in the expected values"
+    run.bit_exact = not run.mismatches and run.error is None
+    n = len(results)
+    preds = np.array([int(np.argmax(r.output)) for r in results])
+    run.accuracy = float(np.mean(preds == labels[:n]))
+    run.golden_accuracy = float(np.mean(expected.predictions[:n] == labels[:n]))
+    run.cycles_total = float(np.mean([r.model_cycles for r in results]))
+    run.latency_ms = run.cycles_total / board.clock_hz * 1e3
+    run.instructions = float(np.mean([r.instructions for r in results]))
+    positions = {l.name: int(np.prod(spec.tensors[l.output].shape[:2])) for l in spec.layers if l.op == "conv"}
+    for j, layer in enumerate(spec.layers):
+        cyc = float(np.mean([r.layers[j].cycles for r in results]))
+        phases = {}
+        if layer.clustered:
+            phases = {p: float(np.mean([r.layers[j].phases.get(p, 0) for r in results])) for p in PHASES}
+        m = macs.get(layer.name)
+        ratio = clusters = None
+        if layer.clustered:
+            sub = layer.arrays["weight"][0].size // layer.attrs["sub_len"]
+            clusters = cluster_sums[layer.name]
+            ratio = clusters / (sub * positions[layer.name] * n)
+        run.layers.append(LayerProfile(layer.name, layer.op, layer.mode if layer.op == "conv" else None, cyc, m,
+                                       cyc / m if m else None, ratio, clusters, phases))
+    run.memory = _memory(build, results)
+    r0 = results[0]
+    run.trace = {"image": 0, "layers": [{"name": lc.name, "cycles": lc.cycles, "phases": dict(lc.phases)}
+                                        for lc in r0.layers],
+                 "uart": [{"time_s": u.time_s, "text": u.text} for u in r0.uart]}
+    return run
+
+
+def _identifier(name: str) -> str:
+    """The C identifier codegen gives a layer (trec_clusters_<ident>)."""
+    import re
+
+    ident = re.sub(r"\W", "_", name, flags=re.ASCII)
+    return ident if ident and not ident[0].isdigit() else f"_{ident}"
+
+
+def _speedups(bp: BoardProfile) -> None:
+    dense = bp.run("dense")
+    if dense is None or not dense.fits or not dense.cycles_total:
+        return
+    base = {l.name: l.cycles for l in dense.layers}
+    for r in bp.runs:
+        if not r.fits or not r.cycles_total:
+            continue
+        r.speedup_vs_dense = dense.cycles_total / r.cycles_total
+        for l in r.layers:
+            if base.get(l.name) and l.cycles:
+                l.speedup_vs_dense = base[l.name] / l.cycles
+
+
+def profile(cfg: ProfileConfig, progress: Progress | None = None) -> list[BoardProfile]:
+    """Profiles ``cfg.model`` in ``cfg.modes`` on every board of ``cfg.boards``; see the module doc."""
+    if cfg.emulator not in EMULATORS:
+        raise ConfigError(f"unknown emulator '{cfg.emulator}'", fix=f"use one of: {', '.join(EMULATORS)}")
+    if EMULATORS[cfg.emulator] is not None:
+        raise ConfigError(EMULATORS[cfg.emulator], where=f"--emulator {cfg.emulator}",
+                          fix="use --emulator unicorn (the default), which runs the same firmware with trecsim's "
+                              "cycle model")
+    board_list = [boards.get_board(name) for name in cfg.boards]
+    specs, skipped = _specs(cfg)
+    images, labels, source = _load_images(cfg)
+    out = []
+    for board in board_list:
+        bp = BoardProfile(board=board.name, core=board.core.name, clock_hz=board.clock_hz, model=cfg.model,
+                          emulator=cfg.emulator, cycle_model=(f"trecsim {board.core.name} cycle model, parameters of "
+                                                              f"{board.toml_path.name}"),
+                          memory_timing=cfg.memory_timing, images=len(labels), data=source, skipped=list(skipped))
+        for mode, spec in specs:
+            bp.runs.append(_run_mode(mode, spec, board, images, labels, cfg, progress))
+        _speedups(bp)
+        out.append(bp)
+    return out

@@ -1,0 +1,370 @@
+"""Reports of a profile: terminal table, Markdown, PNG plots and a Chrome/Perfetto trace.
+
+Every function reads the JSON documents of :mod:`trecsim.profile` (``BoardProfile.to_json()``,
+the ``--json`` contract), so a report can be redrawn from a saved file. Nothing here prints.
+
+* :func:`terminal_table` - per layer: cycles of each mode, the speedups over dense and the
+  remaining ratio; per model: end-to-end cycles, latency, speedup, memory, accuracy, and the
+  published figures beside ours (:data:`PAPER`);
+* :func:`markdown` - the same as a Markdown document that links the plots;
+* :func:`plots` - PNGs (matplotlib, Agg backend): per-layer cycles by mode, speedup per layer,
+  memory per region by mode, phase breakdown of the TREC layers;
+* :func:`trace` - one inference per mode in the Chrome trace-event format (opens in
+  ui.perfetto.dev and chrome://tracing): one process per board, one thread per mode, a slice per
+  layer and, inside TREC layers, a slice per phase; timestamps in microseconds at the board's clock;
+* :func:`write_all` - all of them into a folder.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["PAPER", "markdown", "plots", "terminal_table", "trace", "write_all"]
+
+#: Published figures (design/TREC.md): TREC (NeurIPS 2022) and space-efficient TREC (ASPLOS 2023, IEEE TC 2024).
+PAPER = (
+    ("TREC average speedup on MCUs (NeurIPS 2022)", "3.51x"),
+    ("SE-TREC end-to-end speedup (ASPLOS 2023)", "3.4-5x"),
+    ("SE-TREC conv layers, average", "4.28x"),
+    ("SE-TREC conv layers, best", "18.66x"),
+    ("transient redundancy removed", "96.22%"),
+    ("SE-TREC over plain TREC (space optimisations)", "1.23-4.98x"),
+)
+PHASE_ORDER = ("im2col", "hash", "cluster", "centroid", "centroid_gemm", "recovery", "requantize")
+
+
+def _kib(n: int | float | None) -> str:
+    if n is None:
+        return "-"
+    return f"{n / 1024:.1f} KB"
+
+
+def _x(v: float | None) -> str:
+    return "-" if v is None else f"{v:.2f}x"
+
+
+def _ok_runs(doc: dict) -> list[dict]:
+    return [r for r in doc["runs"] if r.get("fits", True) and r.get("layers")]
+
+
+def _layer_names(doc: dict) -> list[str]:
+    for r in _ok_runs(doc):
+        return [l["name"] for l in r["layers"]]
+    return []
+
+
+def _layer(run: dict, name: str) -> dict | None:
+    return next((l for l in run.get("layers", []) if l["name"] == name), None)
+
+
+def _status(run: dict) -> str:
+    if not run.get("fits", True):
+        return "does not fit"
+    if run.get("error"):
+        return "failed"
+    return "bit-exact" if run.get("bit_exact") else f"{len(run.get('mismatches', []))} mismatches"
+
+
+def _ratio_removed(doc: dict, mode: str) -> float | None:
+    """MAC-weighted share of the TREC layers' MACs removed, from the firmware's counters."""
+    run = next((r for r in _ok_runs(doc) if r["mode"] == mode), None)
+    if run is None:
+        return None
+    macs = removed = 0.0
+    for l in run["layers"]:
+        if l.get("remaining_ratio") is not None and l.get("macs"):
+            macs += l["macs"]
+            removed += (1 - l["remaining_ratio"]) * l["macs"]
+    return removed / macs if macs else None
+
+
+# --------------------------------------------------------------------------- terminal
+
+
+def _rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+    runs = _ok_runs(doc)
+    modes = [r["mode"] for r in runs]
+    head = ["layer", "kind", "MACs"] + [f"{m} cycles" for m in modes]
+    head += [f"{m} speedup" for m in modes if m != "dense"] + [f"{m} r_c" for m in modes if m != "dense"]
+    rows = []
+    for name in _layer_names(doc):
+        first = _layer(runs[0], name)
+        row = [name, first["kind"], f"{first['macs']:,}" if first.get("macs") else "-"]
+        row += [f"{_layer(r, name)['cycles']:,.0f}" for r in runs]
+        row += [_x(_layer(r, name).get("speedup_vs_dense")) for r in runs if r["mode"] != "dense"]
+        for r in runs:
+            if r["mode"] == "dense":
+                continue
+            rc = _layer(r, name).get("remaining_ratio")
+            row.append("-" if rc is None else f"{rc:.3f}")
+        rows.append(row)
+    total = ["total", "", ""] + [f"{r['cycles_total']:,.0f}" for r in runs]
+    total += [_x(r.get("speedup_vs_dense")) for r in runs if r["mode"] != "dense"]
+    total += ["" for r in runs if r["mode"] != "dense"]
+    rows.append(total)
+    return head, rows
+
+
+def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    fmt = lambda cells: "  ".join(str(c).ljust(w) if i < 2 else str(c).rjust(w)  # noqa: E731
+                                  for i, (c, w) in enumerate(zip(cells, widths)))
+    return [fmt(head), "  ".join("-" * w for w in widths), *(fmt(r) for r in rows)]
+
+
+def _summary_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+    head = ["mode", "status", "images", "accuracy", "golden acc", "cycles", "latency", "speedup", "flash",
+            "SRAM peak", "stack peak", "SDRAM"]
+    rows = []
+    for r in doc["runs"]:
+        if not r.get("fits", True) or not r.get("layers"):
+            rows.append([r["mode"], _status(r)] + ["-"] * (len(head) - 2))
+            continue
+        m = r["memory"]
+        rows.append([r["mode"], _status(r), str(r["images_checked"]), f"{r['accuracy'] * 100:.1f}%",
+                     f"{r['golden_accuracy'] * 100:.1f}%", f"{r['cycles_total']:,.0f}", f"{r['latency_ms']:.1f} ms",
+                     _x(r.get("speedup_vs_dense")), _kib(m["flash_bytes"]), _kib(m["sram_peak_bytes"]),
+                     f"{m['stack_peak_bytes']} B", _kib(m["sdram_peak_bytes"])])
+    return head, rows
+
+
+def _ours(doc: dict) -> list[tuple[str, str]]:
+    """Our figures next to each published one (same order as PAPER)."""
+    runs = {r["mode"]: r for r in _ok_runs(doc)}
+    trec, se = runs.get("trec"), runs.get("se-trec")
+
+    def conv_speedups(run):
+        return [l["speedup_vs_dense"] for l in run["layers"]
+                if l.get("remaining_ratio") is not None and l.get("speedup_vs_dense")] if run else []
+
+    se_conv = conv_speedups(se)
+    removed = [v for v in (_ratio_removed(doc, "se-trec"), _ratio_removed(doc, "trec")) if v is not None]
+    over = (trec["cycles_total"] / se["cycles_total"]) if trec and se else None
+    return [
+        ("TREC average speedup on MCUs (NeurIPS 2022)", _x(trec.get("speedup_vs_dense")) if trec else "-"),
+        ("SE-TREC end-to-end speedup (ASPLOS 2023)", _x(se.get("speedup_vs_dense")) if se else "-"),
+        ("SE-TREC conv layers, average", _x(sum(se_conv) / len(se_conv)) if se_conv else "-"),
+        ("SE-TREC conv layers, best", _x(max(se_conv)) if se_conv else "-"),
+        ("transient redundancy removed", f"{removed[0] * 100:.2f}% (TREC layers' MACs)" if removed else "-"),
+        ("SE-TREC over plain TREC (space optimisations)", _x(over) if over else
+         ("plain TREC does not fit" if "trec" in {r["mode"] for r in doc["runs"]} and trec is None else "-")),
+    ]
+
+
+def _doc_title(doc: dict) -> str:
+    return (f"{doc['model']} on {doc['board']} ({doc['core']} @ {doc['clock_hz'] / 1e6:g} MHz), "
+            f"{doc['images']} images from the {doc['data']}, emulator {doc['emulator']}; cycles: "
+            f"{doc['cycle_source']}{' with data-memory timing' if doc.get('memory_timing') else ''}")
+
+
+def terminal_table(docs: Sequence[dict]) -> str:
+    """The per-layer and per-model tables of every board, with the papers' figures, as plain text."""
+    out: list[str] = []
+    for doc in docs:
+        out.append(_doc_title(doc))
+        for s in doc.get("skipped", []):
+            out.append(f"  skipped {s['mode']}: {s['reason']}")
+        if _ok_runs(doc):
+            out += ["", *("  " + line for line in _grid(*_rows(doc)))]
+            out.append("  (cycles per inference, mean over the images; speedup = dense cycles / mode cycles; "
+                       "r_c = remaining ratio measured on the board)")
+        out += ["", *("  " + line for line in _grid(*_summary_rows(doc)))]
+        for r in doc["runs"]:
+            if r.get("error"):
+                out.append(f"  {r['mode']}: {r['error']}")
+            for m in r.get("mismatches", [])[:5]:
+                out.append(f"  {r['mode']} MISMATCH image {m['image']}: {m['detail']}")
+        out += ["", *("  " + line for line in _grid(["published figure", "paper", "ours"],
+                                                    [[p[0], p[1], o[1]] for p, o in zip(PAPER, _ours(doc))]))]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _md_table(head: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
+            *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)]
+
+
+def markdown(docs: Sequence[dict], images: Sequence[str] = (), trace_file: str | None = None) -> str:
+    """A Markdown report: per board the per-layer table, the per-model table, the papers' figures,
+    and links to the given plot files (relative paths)."""
+    lines = ["# trecsim profile", ""]
+    for doc in docs:
+        lines += [f"## {doc['model']} on {doc['board']}", "", _doc_title(doc) + ".", ""]
+        for s in doc.get("skipped", []):
+            lines.append(f"- skipped {s['mode']}: {s['reason']}")
+        if _ok_runs(doc):
+            lines += ["### Per layer", "", *_md_table(*_rows(doc)), ""]
+        lines += ["### Per model", "", *_md_table(*_summary_rows(doc)), ""]
+        for r in doc["runs"]:
+            if r.get("error"):
+                lines += [f"- **{r['mode']}**: {r['error']}"]
+            for m in r.get("mismatches", [])[:5]:
+                lines += [f"- **{r['mode']} mismatch**, image {m['image']}: {m['detail']}"]
+        lines += ["### Published figures beside ours", "",
+                  *_md_table(["figure", "paper", "ours"], [[p[0], p[1], o[1]] for p, o in zip(PAPER, _ours(doc))]),
+                  ""]
+    if images:
+        lines += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in images] + [""]
+    if trace_file:
+        lines += [f"Trace of one inference per mode: [{trace_file}]({trace_file}) "
+                  "(open it in https://ui.perfetto.dev or chrome://tracing).", ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- plots
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plots(docs: Sequence[dict], out_dir: str | Path) -> list[Path]:
+    """PNG plots of every board into ``out_dir``; returns their paths."""
+    plt = _pyplot()
+    import numpy as np
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    def save(fig, name: str) -> None:
+        path = out_dir / name
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        written.append(path)
+
+    for doc in docs:
+        runs = _ok_runs(doc)
+        if not runs:
+            continue
+        tag = f"{doc['model']}-{doc['board']}"
+        names = _layer_names(doc)
+        x = np.arange(len(names))
+        width = 0.8 / len(runs)
+
+        fig, ax = plt.subplots(figsize=(9, 4.5))
+        for i, r in enumerate(runs):
+            ax.bar(x + i * width, [_layer(r, n)["cycles"] / 1e6 for n in names], width, label=r["mode"])
+        ax.set_xticks(x + width * (len(runs) - 1) / 2, names)
+        ax.set_ylabel("M cycles per inference (model)")
+        ax.set_title(f"{doc['model']} on {doc['board']}: cycles per layer")
+        ax.legend()
+        save(fig, f"{tag}-cycles.png")
+
+        others = [r for r in runs if r["mode"] != "dense" and r.get("speedup_vs_dense")]
+        if others:
+            fig, ax = plt.subplots(figsize=(9, 4.5))
+            w = 0.8 / len(others)
+            for i, r in enumerate(others):
+                ax.bar(x + i * w, [_layer(r, n).get("speedup_vs_dense") or 0 for n in names], w, label=r["mode"])
+            ax.axhline(1.0, color="black", linewidth=0.8)
+            ax.set_xticks(x + w * (len(others) - 1) / 2, names)
+            ax.set_ylabel("speedup over dense (x)")
+            ax.set_title(f"{doc['model']} on {doc['board']}: speedup per layer")
+            ax.legend()
+            save(fig, f"{tag}-speedup.png")
+
+        regions = [reg["name"] for reg in runs[0]["memory"]["regions"] if reg["kind"] != "flash"]
+        used = [g for g in regions if any(next(x for x in r["memory"]["regions"] if x["name"] == g)["peak"]
+                                         for r in runs)]
+        if used:
+            fig, ax = plt.subplots(figsize=(9, 4.5))
+            xr = np.arange(len(used))
+            for i, r in enumerate(runs):
+                peaks = {reg["name"]: reg["peak"] / 1024 for reg in r["memory"]["regions"]}
+                ax.bar(xr + i * width, [peaks.get(g, 0) for g in used], width, label=r["mode"])
+            ax.set_xticks(xr + width * (len(runs) - 1) / 2, used)
+            ax.set_ylabel("KB in use at the peak")
+            ax.set_title(f"{doc['model']} on {doc['board']}: RAM per region (flash "
+                         + ", ".join(f"{r['mode']} {r['memory']['flash_bytes'] / 1024:.0f} KB" for r in runs) + ")")
+            ax.legend()
+            save(fig, f"{tag}-memory.png")
+
+        trec_layers = [(r["mode"], l) for r in runs for l in r["layers"] if l.get("phases")]
+        if trec_layers:
+            fig, ax = plt.subplots(figsize=(9, 4.5))
+            labels = [f"{m}\n{l['name']}" for m, l in trec_layers]
+            bottom = np.zeros(len(trec_layers))
+            for p in PHASE_ORDER:
+                vals = np.array([l["phases"].get(p, 0) / 1e6 for _, l in trec_layers])
+                ax.bar(labels, vals, bottom=bottom, label=p)
+                bottom += vals
+            rest = np.array([max(0.0, l["cycles"] / 1e6 - b) for (_, l), b in zip(trec_layers, bottom)])
+            ax.bar(labels, rest, bottom=bottom, label="other", color="lightgrey")
+            ax.set_ylabel("M cycles per inference (model)")
+            ax.set_title(f"{doc['model']} on {doc['board']}: phases of the TREC layers")
+            ax.legend(fontsize="small")
+            save(fig, f"{tag}-phases.png")
+    return written
+
+
+# --------------------------------------------------------------------------- trace
+
+
+def trace(docs: Sequence[dict]) -> dict:
+    """Chrome/Perfetto trace-event JSON of one inference per board and mode (the run's first image).
+
+    Layers run one after another from t = 0; within a TREC layer the phases are interleaved over
+    its sub-matrices on the board, so they are drawn as consecutive slices of their total cycles
+    (plus "other" for the layer's cycles outside every phase). Timestamps and durations are in
+    microseconds at the board's clock: cycles / clock_hz * 1e6."""
+    events: list[dict] = []
+    for pid, doc in enumerate(docs, start=1):
+        us = 1e6 / doc["clock_hz"]
+        events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0,
+                       "args": {"name": f"{doc['board']} {doc['model']} ({doc['cycle_source']})"}})
+        for tid, run in enumerate(_ok_runs(doc), start=1):
+            events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
+                           "args": {"name": run["mode"]}})
+            events.append({"name": "thread_sort_index", "ph": "M", "pid": pid, "tid": tid,
+                           "args": {"sort_index": tid}})
+            t = 0
+            layers = run.get("trace", {}).get("layers") or run["layers"]
+            for l in layers:
+                cycles = int(l["cycles"])
+                events.append({"name": l["name"], "cat": "layer", "ph": "X", "pid": pid, "tid": tid,
+                               "ts": t * us, "dur": cycles * us,
+                               "args": {"cycles": cycles, "mode": run["mode"]}})
+                pt = t
+                phases = l.get("phases") or {}
+                for p in PHASE_ORDER:
+                    c = int(phases.get(p, 0))
+                    if c:
+                        events.append({"name": p, "cat": "phase", "ph": "X", "pid": pid, "tid": tid,
+                                       "ts": pt * us, "dur": c * us, "args": {"cycles": c, "layer": l["name"]}})
+                        pt += c
+                if phases and cycles > pt - t:
+                    events.append({"name": "other", "cat": "phase", "ph": "X", "pid": pid, "tid": tid,
+                                   "ts": pt * us, "dur": (cycles - (pt - t)) * us,
+                                   "args": {"cycles": cycles - (pt - t), "layer": l["name"]}})
+                t += cycles
+    return {"traceEvents": events, "displayTimeUnit": "ms",
+            "otherData": {"source": "trecsim profile", "time_unit": "microseconds at the board clock"}}
+
+
+def write_all(docs: Sequence[dict], out_dir: str | Path) -> dict[str, Path | list[Path]]:
+    """profile.json, report.md, the PNGs and trace.json into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pngs = plots(docs, out_dir)
+    trace_path = out_dir / "trace.json"
+    trace_path.write_text(json.dumps(trace(docs)) + "\n")
+    md = out_dir / "report.md"
+    md.write_text(markdown(docs, [p.name for p in pngs], trace_path.name))
+    data = out_dir / "profile.json"
+    data.write_text(json.dumps(docs[0] if len(docs) == 1 else list(docs), indent=2) + "\n")
+    table = out_dir / "table.txt"
+    table.write_text(terminal_table(docs))
+    return {"json": data, "markdown": md, "table": table, "trace": trace_path, "plots": pngs}
