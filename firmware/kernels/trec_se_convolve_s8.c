@@ -12,11 +12,28 @@
  *  - Two-step stack: slots first accumulate member sums (int32, in the reordered q15 order
  *    of the chunk), then each slot's sums are replaced in place by its centroid (int16, in
  *    the first half of the slot) with the rounding mean. Slots are bounded by min(N, 2^H).
+ *  - No S x C_out table of centroid products: the positions are grouped by slot with a
+ *    counting sort (order[], with counts[] turned into each slot's first index in order[]),
+ *    then the slots are taken two at a time (the 2x2 SMLAD blocking of trec_centroid_gemm):
+ *    their two rows T_s = cent_s . W_m are computed into a 2 x C_out scratch and added at once
+ *    to the accumulator rows of their members. Every position still receives exactly one
+ *    wrapping add per sub-matrix, in sub-matrix order, so acc is bit for bit what the
+ *    table-then-recovery order gives.
  *
  * Scratch layout (each part 4-byte aligned), N positions, S = min(N, 2^H), L2 = L rounded up
  * to even:
- *   table uint16 2^H | acc int32 N x C_out | T int32 S x C_out | slots int32 S x L2
- *   chunk int16 N x L2 | cluster_of uint16 N | slot_id uint16 S | counts uint16 S
+ *   table uint16 2^H | acc int32 N x C_out | slots int32 S x L2
+ *   | work: max(chunk int16 N x L2, order uint16 N + T int32 2 x C_out)
+ *   | cluster_of uint16 N | slot_id uint16 S | counts uint16 S
+ * The chunk is dead once its rows are summed into the slots (end of the cluster loop), so
+ * order[] and the two T rows reuse its bytes. acc lives through every sub-matrix and cannot
+ * share anything.
+ *
+ * Phases: centroid_gemm and recovery interleave per pair of slots; each pair brackets its GEMM
+ * with TREC_PHASE_BEGIN/END(CENTROID_GEMM) and its member adds with ..(RECOVERY), and the
+ * hooks accumulate (trec_rt_profile.h adds each END's elapsed cycles to the phase slot), so the
+ * two phases still total their own work: ceil(S_m / 2) begin/end pairs each per sub-matrix.
+ * The counting sort belongs to the cluster phase.
  */
 #include <string.h>
 
@@ -28,9 +45,9 @@
 
 typedef struct {
     uint16_t *table;
-    int32_t *acc, *t, *slots;
+    int32_t *acc, *slots, *t;
     int16_t *chunk;
-    uint16_t *cluster_of, *slot_id, *counts;
+    uint16_t *order, *cluster_of, *slot_id, *counts;
     int32_t bytes;
 } se_layout;
 
@@ -45,17 +62,31 @@ static se_layout se_layout_of(void *buffer, int32_t positions, int32_t output_c,
 #define TAKE(field, type, count)                                       \
     l.field = base ? (type *)(void *)(base + at) : (type *)0;          \
     at += TREC_ALIGN4((int32_t)sizeof(type) * (count))
+    int32_t work, chunk_bytes, rows_bytes;
     TAKE(table, uint16_t, table);
     TAKE(acc, int32_t, positions * output_c);
-    TAKE(t, int32_t, slots * output_c);
     TAKE(slots, int32_t, slots * l2);
+    /* work area: the chunk, later order[] + the two T rows (see the layout above) */
+    work = at;
     TAKE(chunk, int16_t, positions * l2);
+    chunk_bytes = at - work;
+    at = work;
+    TAKE(order, uint16_t, positions);
+    TAKE(t, int32_t, 2 * output_c);
+    rows_bytes = at - work;
+    at = work + (chunk_bytes > rows_bytes ? chunk_bytes : rows_bytes);
     TAKE(cluster_of, uint16_t, positions);
     TAKE(slot_id, uint16_t, slots);
     TAKE(counts, uint16_t, slots);
 #undef TAKE
     l.bytes = at;
     return l;
+}
+
+/* one past the last index of slot s's members in order[] (counts[] holds each slot's first) */
+static int32_t se_slot_end(const se_layout *b, int32_t s, int32_t n_slots, int32_t positions)
+{
+    return s + 1 < n_slots ? (int32_t)b->counts[s + 1] : positions;
 }
 
 int32_t trec_se_convolve_s8_get_buffer_size(int32_t input_h, int32_t input_w, int32_t input_c, int32_t output_c,
@@ -97,7 +128,7 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
     for (m = 0; m < n_sub; m++) {
         const int32_t k0 = m * sub_len;
         const int8_t *w_m = weight + k0; /* W_m[l][o] = w_m[o * k + l] */
-        int32_t n_slots = 0, s, l;
+        int32_t n_slots = 0, s, l, run;
 
         /* im2col of chunk m only: chunk[p] = v_{p,m}, reordered q15 */
         TREC_PHASE_BEGIN(TREC_PHASE_IM2COL);
@@ -149,6 +180,16 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
             }
             b.cluster_of[p] = (uint16_t)s;
         }
+        /* group the positions by slot (counting sort; the chunk is dead, order[] takes its bytes):
+         * counts[s] -> end of slot s in order[], then filled backwards down to its start, so
+         * members of slot s are order[counts[s] .. slot_end(s)), in increasing position */
+        for (s = 0, run = 0; s < n_slots; s++) {
+            run += b.counts[s];
+            b.counts[s] = (uint16_t)run;
+        }
+        for (p = positions - 1; p >= 0; p--) {
+            b.order[--b.counts[b.cluster_of[p]]] = (uint16_t)p;
+        }
         TREC_PHASE_END(TREC_PHASE_CLUSTER);
 
         /* centroid: replace each slot's int32 sums by int16 means in place (index l of the int16
@@ -157,7 +198,7 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         TREC_PHASE_BEGIN(TREC_PHASE_CENTROID);
         for (s = 0; s < n_slots; s++) {
             uint8_t *slot = (uint8_t *)(b.slots + s * l2);
-            const int32_t count = b.counts[s];
+            const int32_t count = se_slot_end(&b, s, n_slots, positions) - b.counts[s];
             for (l = 0; l < sub_len; l++) {
                 int32_t sum;
                 int16_t cent;
@@ -168,14 +209,30 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         }
         TREC_PHASE_END(TREC_PHASE_CENTROID);
 
-        /* centroid GEMM: T_s = cent_s . W_m, 2 slots x 2 channels per loop (slot stride 2 * L2 int16) */
-        TREC_PHASE_BEGIN(TREC_PHASE_CENTROID_GEMM);
-        trec_centroid_gemm((const int16_t *)(const void *)b.slots, 2 * l2, n_slots, w_m, k, sub_len, output_c, b.t);
-        TREC_PHASE_END(TREC_PHASE_CENTROID_GEMM);
+        /* two slots at a time: T_s = cent_s . W_m into the 2 x C_out rows (2 slots x 2 channels
+         * per loop, slot stride 2 * L2 int16), then acc[p] += T_{slot(p)} for their members */
+        for (s = 0; s < n_slots; s += 2) {
+            const int32_t pair = n_slots - s < 2 ? n_slots - s : 2;
+            int32_t q;
+            TREC_PHASE_BEGIN(TREC_PHASE_CENTROID_GEMM);
+            trec_centroid_gemm((const int16_t *)(const void *)(b.slots + s * l2), 2 * l2, pair, w_m, k, sub_len,
+                               output_c, b.t);
+            TREC_PHASE_END(TREC_PHASE_CENTROID_GEMM);
 
-        TREC_PHASE_BEGIN(TREC_PHASE_RECOVERY);
-        trec_recovery(b.acc, b.cluster_of, positions, b.t, output_c);
-        TREC_PHASE_END(TREC_PHASE_RECOVERY);
+            TREC_PHASE_BEGIN(TREC_PHASE_RECOVERY);
+            for (q = 0; q < pair; q++) {
+                const int32_t *tc = b.t + q * output_c;
+                const int32_t end = se_slot_end(&b, s + q, n_slots, positions);
+                int32_t i, o;
+                for (i = b.counts[s + q]; i < end; i++) {
+                    int32_t *acc = b.acc + (int32_t)b.order[i] * output_c;
+                    for (o = 0; o < output_c; o++) {
+                        acc[o] = trec_add_wrap(acc[o], tc[o]);
+                    }
+                }
+            }
+            TREC_PHASE_END(TREC_PHASE_RECOVERY);
+        }
 
         if (clusters) {
             clusters[m] = (uint16_t)n_slots;

@@ -165,12 +165,16 @@ def test_plain_trec_clears_its_dense_table_per_sub_matrix(stats_lib):
 
 
 def test_se_scratch_is_bounded_by_min_positions_and_table(lib):
-    """Slots, T and per-slot state grow with min(N, 2^H); the 2^H table is 2 bytes an entry."""
+    """Slots and per-slot state grow with min(N, 2^H); the 2^H table is 2 bytes an entry; no
+    S x C_out table: C_out only sizes acc (N x C_out) and the two reusable T rows."""
     n_small_h = lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, 4)  # N = 1024, 2^H = 16
     n_large_h = lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, 12)  # 2^H = 4096 > N
     # from H = 4 to H = 12 the table grows by 2 * (4096 - 16) bytes; slots (<= N = 1024) by
-    # (1024 - 16) * (T 16 * 4 + sums 10 * 4 + slot_id 2 + count 2), and nothing else
-    assert n_large_h - n_small_h == 2 * (4096 - 16) + (1024 - 16) * (16 * 4 + 10 * 4 + 4)
+    # (1024 - 16) * (sums 10 * 4 + slot_id 2 + count 2), and nothing else
+    assert n_large_h - n_small_h == 2 * (4096 - 16) + (1024 - 16) * (10 * 4 + 4)
+    for bits in (4, 12):  # doubling C_out adds N x 16 int32 of acc, whatever S is (T rows share the chunk's bytes)
+        wide = lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 32, 3, 1, 1, 9, bits)
+        assert wide - lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, bits) == 1024 * 16 * 4
     plain = lib.trec_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, 12)
     assert plain > n_large_h  # the straightforward version holds the whole N x K im2col
 
@@ -199,15 +203,20 @@ def test_phase_hooks_bracket_every_phase(hooked_lib, se):
     args = (x, 0, w, np.zeros(4, np.int32), 0, np.full(4, 1 << 30, np.int32), np.full(4, -5, np.int32), 1, 0,
             -128, 127, 9, 3)
     if se:
-        ck.trec_se_convolve_s8(hooked_lib, *args)
+        _, clusters = ck.trec_se_convolve_s8(hooked_lib, *args)
     else:
         ck.trec_convolve_s8(hooked_lib, *args, r.integers(-128, 128, (9, 3), dtype=np.int8))
     n_sub = 27 // 9
+    # the space-efficient kernel interleaves the centroid GEMM and the recovery per pair of
+    # clusters (no S x C_out table), bracketing each part of each pair
+    per_cluster = int(((clusters + 1) // 2).sum()) if se else n_sub
     assert errors.value == 0
     counts = dict(zip(PHASES, begins[:7]))
     assert list(begins[:8]) == list(ends[:8])
     assert counts == {"im2col": n_sub if se else 1, "hash": n_sub, "cluster": n_sub, "centroid": n_sub,
-                      "centroid_gemm": n_sub, "recovery": n_sub, "requantize": 1}
+                      "centroid_gemm": per_cluster, "recovery": per_cluster, "requantize": 1}
+    if se:
+        assert per_cluster > n_sub  # the 9 positions fall into more than 2 clusters in some sub-matrix
 
 
 # ------------------------------------------------------------------ argument errors

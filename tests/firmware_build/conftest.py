@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 import fw_specs
+from fw_common import ARM_GCC, BOARDS, needs_arm_gcc  # noqa: F401 (re-exported for fixtures)
 from trecsim import boards
-
-ARM_GCC = shutil.which("arm-none-eabi-gcc")
-needs_arm_gcc = pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed "
-                                   "(apt-get install gcc-arm-none-eabi libnewlib-arm-none-eabi)")
-BOARDS = ("stm32f469i-disco", "nucleo-f746zg")
 
 
 @pytest.fixture(scope="session")

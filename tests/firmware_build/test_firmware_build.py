@@ -9,7 +9,7 @@ import re
 import pytest
 
 import fw_specs
-from conftest import BOARDS, needs_arm_gcc
+from fw_common import BOARDS, needs_arm_gcc
 from trecsim import boards, cli, codegen
 from trecsim.errors import BuildError, MemoryPlanError
 from trecsim.firmware.build import build_firmware

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import fw_specs
-from conftest import BOARDS, needs_arm_gcc
+from fw_common import BOARDS, needs_arm_gcc
 from fw_board import STACK_PAINT, FirmwareBoard
 from trecsim import boards, golden, spec as specmod
 from trecsim.firmware.build import build_firmware
