@@ -269,4 +269,195 @@ static inline int32_t trec_dot_s8_s8_1x1(const int8_t *a0, const int8_t *w0, int
     return sum;
 }
 
+/*
+ * dst = src + offset widened to int16 directly in the reordered-q15 layout (see
+ * trec_q15_reorder): each full group of four int8 gives (v0, v2), (v1, v3) with two SXTAB16,
+ * a tail of n % 4 stays in natural order.
+ */
+static inline void trec_q7_to_q15_reordered(const int8_t *src, int16_t *dst, int32_t n, int16_t offset)
+{
+    const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset);
+    int32_t k = n >> 2;
+    while (k-- > 0) {
+        const int32_t x = trec_read_s8x4(src);
+        trec_write_q15x2(dst, trec_sxtab16(offset2, x));
+        trec_write_q15x2(dst + 2, trec_sxtab16_ror8(offset2, x));
+        src += 4;
+        dst += 4;
+    }
+    k = n & 3;
+    while (k-- > 0) {
+        *dst++ = (int16_t)(*src++ + offset);
+    }
+}
+
+/*
+ * Two reordered-q15 rows a0, a1 against four rows widened and interleaved by pair ("w4": for
+ * pair l, the words of rows 0..3 at w[8l .. 8l + 8)): sum[4r + c] += a_r . w_c.
+ */
+static inline void trec_dot_q15_w4_2x4(const int16_t *a0, const int16_t *a1, const int16_t *w, int32_t pairs,
+                                       int32_t sum[8])
+{
+    int32_t s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    int32_t s4 = sum[4], s5 = sum[5], s6 = sum[6], s7 = sum[7];
+    while (pairs-- > 0) {
+        const int32_t x = trec_read_q15x2(a0), y = trec_read_q15x2(a1);
+        int32_t p = trec_read_q15x2(w);
+        s0 = trec_smlad(x, p, s0);
+        s4 = trec_smlad(y, p, s4);
+        p = trec_read_q15x2(w + 2);
+        s1 = trec_smlad(x, p, s1);
+        s5 = trec_smlad(y, p, s5);
+        p = trec_read_q15x2(w + 4);
+        s2 = trec_smlad(x, p, s2);
+        s6 = trec_smlad(y, p, s6);
+        p = trec_read_q15x2(w + 6);
+        s3 = trec_smlad(x, p, s3);
+        s7 = trec_smlad(y, p, s7);
+        a0 += 2;
+        a1 += 2;
+        w += 8;
+    }
+    sum[0] = s0;
+    sum[1] = s1;
+    sum[2] = s2;
+    sum[3] = s3;
+    sum[4] = s4;
+    sum[5] = s5;
+    sum[6] = s6;
+    sum[7] = s7;
+}
+
+static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int32_t pairs, int32_t sum[4])
+{
+    int32_t s0 = sum[0], s1 = sum[1], s2 = sum[2], s3 = sum[3];
+    while (pairs-- > 0) {
+        const int32_t x = trec_read_q15x2(a0);
+        s0 = trec_smlad(x, trec_read_q15x2(w), s0);
+        s1 = trec_smlad(x, trec_read_q15x2(w + 2), s1);
+        s2 = trec_smlad(x, trec_read_q15x2(w + 4), s2);
+        s3 = trec_smlad(x, trec_read_q15x2(w + 6), s3);
+        a0 += 2;
+        w += 8;
+    }
+    sum[0] = s0;
+    sum[1] = s1;
+    sum[2] = s2;
+    sum[3] = s3;
+}
+
+/*
+ * acc[i] += t[i] (wrapping int32) for i < 4 * n4, n4 > 0; both 4-byte aligned. On the core a
+ * block of LDM/LDM/4 ADD/STM per four words, elsewhere the same sums in C.
+ */
+static inline void trec_add_s32x4(int32_t *acc, const int32_t *t, int32_t n4)
+{
+#if TREC_NN_DSP_NATIVE
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
+                     "ldmia %[a], {r8, r9, r10, r12}\n\t"
+                     "add r4, r4, r8\n\t"
+                     "add r5, r5, r9\n\t"
+                     "add r6, r6, r10\n\t"
+                     "add r7, r7, r12\n\t"
+                     "stmia %[a]!, {r4, r5, r6, r7}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [a] "+r"(acc), [t] "+r"(t), [n] "+r"(n4)
+                     :
+                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
+#else
+    while (n4-- > 0) {
+        acc[0] = (int32_t)((uint32_t)acc[0] + (uint32_t)t[0]);
+        acc[1] = (int32_t)((uint32_t)acc[1] + (uint32_t)t[1]);
+        acc[2] = (int32_t)((uint32_t)acc[2] + (uint32_t)t[2]);
+        acc[3] = (int32_t)((uint32_t)acc[3] + (uint32_t)t[3]);
+        acc += 4;
+        t += 4;
+    }
+#endif
+}
+
+/* The same for two rows sharing t: acc0[i] += t[i], acc1[i] += t[i] (t is loaded once). */
+static inline void trec_add_s32x4_2(int32_t *acc0, int32_t *acc1, const int32_t *t, int32_t n4)
+{
+#if TREC_NN_DSP_NATIVE
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
+                     "ldmia %[a], {r8, r9, r10, r12}\n\t"
+                     "add r8, r8, r4\n\t"
+                     "add r9, r9, r5\n\t"
+                     "add r10, r10, r6\n\t"
+                     "add r12, r12, r7\n\t"
+                     "stmia %[a]!, {r8, r9, r10, r12}\n\t"
+                     "ldmia %[b], {r8, r9, r10, r12}\n\t"
+                     "add r8, r8, r4\n\t"
+                     "add r9, r9, r5\n\t"
+                     "add r10, r10, r6\n\t"
+                     "add r12, r12, r7\n\t"
+                     "stmia %[b]!, {r8, r9, r10, r12}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [a] "+r"(acc0), [b] "+r"(acc1), [t] "+r"(t), [n] "+r"(n4)
+                     :
+                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
+#else
+    while (n4-- > 0) {
+        int32_t i;
+        for (i = 0; i < 4; i++) {
+            acc0[i] = (int32_t)((uint32_t)acc0[i] + (uint32_t)t[i]);
+            acc1[i] = (int32_t)((uint32_t)acc1[i] + (uint32_t)t[i]);
+        }
+        acc0 += 4;
+        acc1 += 4;
+        t += 4;
+    }
+#endif
+}
+
+/* The same for three rows sharing t. */
+static inline void trec_add_s32x4_3(int32_t *acc0, int32_t *acc1, int32_t *acc2, const int32_t *t, int32_t n4)
+{
+#if TREC_NN_DSP_NATIVE
+    __asm__ volatile("1:\n\t"
+                     "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
+                     "ldmia %[a], {r8, r9, r10, r12}\n\t"
+                     "add r8, r8, r4\n\t"
+                     "add r9, r9, r5\n\t"
+                     "add r10, r10, r6\n\t"
+                     "add r12, r12, r7\n\t"
+                     "stmia %[a]!, {r8, r9, r10, r12}\n\t"
+                     "ldmia %[b], {r8, r9, r10, r12}\n\t"
+                     "add r8, r8, r4\n\t"
+                     "add r9, r9, r5\n\t"
+                     "add r10, r10, r6\n\t"
+                     "add r12, r12, r7\n\t"
+                     "stmia %[b]!, {r8, r9, r10, r12}\n\t"
+                     "ldmia %[c], {r8, r9, r10, r12}\n\t"
+                     "add r8, r8, r4\n\t"
+                     "add r9, r9, r5\n\t"
+                     "add r10, r10, r6\n\t"
+                     "add r12, r12, r7\n\t"
+                     "stmia %[c]!, {r8, r9, r10, r12}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [a] "+r"(acc0), [b] "+r"(acc1), [c] "+r"(acc2), [t] "+r"(t), [n] "+r"(n4)
+                     :
+                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
+#else
+    while (n4-- > 0) {
+        int32_t i;
+        for (i = 0; i < 4; i++) {
+            acc0[i] = (int32_t)((uint32_t)acc0[i] + (uint32_t)t[i]);
+            acc1[i] = (int32_t)((uint32_t)acc1[i] + (uint32_t)t[i]);
+            acc2[i] = (int32_t)((uint32_t)acc2[i] + (uint32_t)t[i]);
+        }
+        acc0 += 4;
+        acc1 += 4;
+        acc2 += 4;
+        t += 4;
+    }
+#endif
+}
+
 #endif /* TREC_NN_DSP_H */

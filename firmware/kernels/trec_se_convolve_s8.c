@@ -14,7 +14,7 @@
  *    the first half of the slot) with the rounding mean. Slots are bounded by min(N, 2^H).
  *  - No S x C_out table of centroid products: the positions are grouped by slot with a
  *    counting sort (order[], with counts[] turned into each slot's first index in order[]),
- *    then the slots are taken two at a time (the 2x2 SMLAD blocking of trec_centroid_gemm):
+ *    then the slots are taken two at a time (the 2x4 SMLAD blocking of trec_centroid_gemm_w4):
  *    their two rows T_s = cent_s . W_m are computed into a 2 x C_out scratch and added at once
  *    to the accumulator rows of their members. Every position still receives exactly one
  *    wrapping add per sub-matrix, in sub-matrix order, so acc is bit for bit what the
@@ -24,7 +24,11 @@
  * to even:
  *   table uint16 2^H | acc int32 N x C_out | slots int32 S x L2
  *   | work: max(chunk int16 N x L2, order uint16 N + T int32 2 x C_out)
- *   | cluster_of uint16 N | slot_id uint16 S | counts uint16 S
+ *   | cluster_of uint16 N | slot_id uint16 S | counts uint16 S | wq int16 C4 x L2
+ * (C4 = C_out rounded up to 4). wq holds W_m widened to q15 in the chunk's reordered order and
+ * interleaved four channels a pair (se_pack_w4), rebuilt per sub-matrix: the hash (its first
+ * ceil(H / 4) groups) and the centroid GEMM then run 2 rows x 4 channels per SMLAD loop with
+ * no SXTB16 and no strided flash reads.
  * The chunk is dead once its rows are summed into the slots (end of the cluster loop), so
  * order[] and the two T rows reuse its bytes. acc lives through every sub-matrix and cannot
  * share anything.
@@ -46,7 +50,7 @@
 typedef struct {
     uint16_t *table;
     int32_t *acc, *slots, *t;
-    int16_t *chunk;
+    int16_t *chunk, *wq;
     uint16_t *order, *cluster_of, *slot_id, *counts;
     int32_t bytes;
 } se_layout;
@@ -78,9 +82,89 @@ static se_layout se_layout_of(void *buffer, int32_t positions, int32_t output_c,
     TAKE(cluster_of, uint16_t, positions);
     TAKE(slot_id, uint16_t, slots);
     TAKE(counts, uint16_t, slots);
+    TAKE(wq, int16_t, ((output_c + 3) & ~(int32_t)3) * l2);
 #undef TAKE
     l.bytes = at;
     return l;
+}
+
+/* W_m (rows o of stride k from w_m, len sub_len int8) -> w4 (see trec_dot_q15_w4_2x4): pair l of
+ * channel o at w4[(o / 4 * pairs + l) * 8 + o % 4 * 2], in the reordered q15 order of the chunk
+ * (a tail of len % 4 natural, an odd length padded with 0); rows past output_c are 0. */
+static void se_pack_w4(const int8_t *w_m, int32_t k, int32_t output_c, int32_t sub_len, int32_t pairs, int16_t *w4)
+{
+    const int32_t c4 = (output_c + 3) & ~(int32_t)3;
+    int32_t o, n;
+    for (o = 0; o < c4; o++) {
+        int16_t *d = w4 + (o >> 2) * pairs * 8 + (o & 3) * 2;
+        if (o >= output_c) {
+            for (n = 0; n < pairs; n++) {
+                trec_write_q15x2(d + 8 * n, 0);
+            }
+        } else {
+            const int8_t *src = w_m + o * k;
+            int32_t r = sub_len & 3;
+            n = sub_len >> 2;
+            while (n-- > 0) {
+                const int32_t x = trec_read_s8x4(src);
+                trec_write_q15x2(d, trec_sxtb16(x));
+                trec_write_q15x2(d + 8, trec_sxtb16_ror8(x));
+                src += 4;
+                d += 16;
+            }
+            if (r >= 2) {
+                d[0] = src[0];
+                d[1] = src[1];
+                src += 2;
+                d += 8;
+                r -= 2;
+            }
+            if (r == 1) {
+                d[0] = src[0];
+                d[1] = 0;
+            }
+        }
+    }
+}
+
+/* four hash bits from four projections */
+static uint32_t se_bits4(const int32_t *sum)
+{
+    return (uint32_t)(sum[0] > 0) | ((uint32_t)(sum[1] > 0) << 1) | ((uint32_t)(sum[2] > 0) << 2) |
+           ((uint32_t)(sum[3] > 0) << 3);
+}
+
+/* ids[p] = sum_j [rows_p . W_j > 0] << j for j < hash_bits: rows_p (stride row_stride int16) in
+ * reordered q15, W from w4 (bits of a partial last group are dropped); 2 positions x 4 bits per
+ * SMLAD loop. */
+static void se_hash_w4(const int16_t *rows, int32_t row_stride, int32_t positions, const int16_t *w4, int32_t pairs,
+                       int32_t hash_bits, uint16_t *ids)
+{
+    const int32_t g_stride = 8 * pairs;
+    const uint32_t mask = ((uint32_t)1 << hash_bits) - 1u;
+    int32_t p, j;
+    for (p = 0; p + 1 < positions; p += 2) {
+        const int16_t *v0 = rows + p * row_stride, *v1 = v0 + row_stride;
+        uint32_t id0 = 0, id1 = 0;
+        for (j = 0; j < hash_bits; j += 4) {
+            int32_t sum[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+            trec_dot_q15_w4_2x4(v0, v1, w4 + (j >> 2) * g_stride, pairs, sum);
+            id0 |= se_bits4(sum) << j;
+            id1 |= se_bits4(sum + 4) << j;
+        }
+        ids[p] = (uint16_t)(id0 & mask);
+        ids[p + 1] = (uint16_t)(id1 & mask);
+    }
+    if (p < positions) {
+        const int16_t *v0 = rows + p * row_stride;
+        uint32_t id0 = 0;
+        for (j = 0; j < hash_bits; j += 4) {
+            int32_t sum[4] = {0, 0, 0, 0};
+            trec_dot_q15_w4_1x4(v0, w4 + (j >> 2) * g_stride, pairs, sum);
+            id0 |= se_bits4(sum) << j;
+        }
+        ids[p] = (uint16_t)(id0 & mask);
+    }
 }
 
 /* one past the last index of slot s's members in order[] (counts[] holds each slot's first) */
@@ -109,7 +193,7 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                             int32_t act_max, int32_t sub_len, int32_t hash_bits, void *buffer, int8_t *output,
                             uint16_t *clusters)
 {
-    int32_t output_h, output_w, positions, k, n_sub, l2, m, p;
+    int32_t output_h, output_w, positions, k, n_sub, l2, pairs, c4, m, p;
     se_layout b;
     if (trec_check_trec_args(input_h, input_w, input_c, output_c, kernel, stride, padding, act_min, act_max,
                              sub_len, hash_bits) ||
@@ -122,6 +206,8 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
     k = kernel * kernel * input_c;
     n_sub = k / sub_len;
     l2 = (sub_len + 1) & ~(int32_t)1;
+    pairs = l2 >> 1;
+    c4 = output_c >> 2;
     b = se_layout_of(buffer, positions, output_c, sub_len, hash_bits);
     trec_acc_init(b.acc, positions, output_c, bias);
 
@@ -130,31 +216,46 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         const int8_t *w_m = weight + k0; /* W_m[l][o] = w_m[o * k + l] */
         int32_t n_slots = 0, s, l, run;
 
-        /* im2col of chunk m only: chunk[p] = v_{p,m}, reordered q15 */
+        /* im2col of chunk m only: chunk[p] = v_{p,m}, reordered q15, pad (odd L) 0 */
         TREC_PHASE_BEGIN(TREC_PHASE_IM2COL);
-        for (p = 0; p < positions; p++) {
-            const int32_t oy = p / output_w, ox = p - (p / output_w) * output_w;
-            int16_t *v = b.chunk + p * l2;
-            trec_im2col_chunk_q15(input, input_h, input_w, input_c, kernel, oy * stride - padding,
-                                  ox * stride - padding, k0, sub_len, (int16_t)input_offset, v);
-            trec_q15_reorder(v, sub_len);
+        {
+            const int32_t row_len = kernel * input_c;
+            const int32_t ky0 = k0 / row_len, rem = k0 - ky0 * row_len;
+            const int32_t kx0 = rem / input_c, ci0 = rem - kx0 * input_c;
+            const int16_t off = (int16_t)input_offset;
+            int32_t oy = 0, ox = 0;
+            for (p = 0; p < positions; p++) {
+                int16_t *v = b.chunk + p * l2;
+                if (input_c - ci0 >= sub_len) {
+                    /* the chunk is one run of channels of tap (ky0, kx0) */
+                    const int32_t y = oy * stride - padding + ky0, x = ox * stride - padding + kx0;
+                    if ((uint32_t)y < (uint32_t)input_h && (uint32_t)x < (uint32_t)input_w) {
+                        trec_q7_to_q15_reordered(input + (y * input_w + x) * input_c + ci0, v, sub_len, off);
+                    } else {
+                        memset(v, 0, sizeof(int16_t) * (size_t)sub_len);
+                    }
+                } else {
+                    trec_im2col_chunk_q15(input, input_h, input_w, input_c, kernel, oy * stride - padding,
+                                          ox * stride - padding, k0, sub_len, off, v);
+                    trec_q15_reorder(v, sub_len);
+                }
+                if (l2 != sub_len) {
+                    v[sub_len] = 0;
+                }
+                if (++ox == output_w) {
+                    ox = 0;
+                    oy++;
+                }
+            }
         }
         TREC_PHASE_END(TREC_PHASE_IM2COL);
 
-        /* hash with kernel reuse: bit j = [v_{p,m} . W_m[:, j] > 0], two projections per loop */
+        /* hash with kernel reuse: bit j = [v_{p,m} . W_m[:, j] > 0]; W_m is first widened into wq
+         * (all C_out rows: the centroid GEMM reads them too), then 2 positions x 2 bits per loop */
         TREC_PHASE_BEGIN(TREC_PHASE_HASH);
-        for (p = 0; p < positions; p++) {
-            const int16_t *v = b.chunk + p * l2;
-            int32_t j, id = 0;
-            for (j = 0; j + 1 < hash_bits; j += 2) {
-                int32_t proj[2] = {0, 0};
-                trec_dot_q15_s8_1x2(v, w_m + j * k, w_m + (j + 1) * k, sub_len, proj);
-                id |= ((proj[0] > 0) << j) | ((proj[1] > 0) << (j + 1));
-            }
-            if (j < hash_bits) {
-                id |= (trec_dot_q15_s8_1x1(v, w_m + j * k, sub_len, 0) > 0) << j;
-            }
-            b.cluster_of[p] = (uint16_t)id;
+        {
+            se_pack_w4(w_m, k, output_c, sub_len, pairs, b.wq);
+            se_hash_w4(b.chunk, l2, positions, b.wq, pairs, hash_bits, b.cluster_of);
         }
         TREC_PHASE_END(TREC_PHASE_HASH);
 
@@ -171,12 +272,15 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                 TREC_NN_STAT_ADD(table_writes, 1);
                 b.slot_id[s] = id;
                 b.counts[s] = 0;
-                memset(b.slots + s * l2, 0, sizeof(int32_t) * (size_t)sub_len);
+                memset(b.slots + s * l2, 0, sizeof(int32_t) * (size_t)l2);
             }
             b.counts[s]++;
             sum = b.slots + s * l2;
-            for (l = 0; l < sub_len; l++) {
-                sum[l] += v[l];
+            /* a pair of int16 per load (the pad of an odd L is 0 and sums to 0) */
+            for (l = 0; l < l2; l += 2) {
+                const int32_t vv = trec_read_q15x2(v + l);
+                sum[l] += (int16_t)(uint16_t)((uint32_t)vv & 0xFFFFu);
+                sum[l + 1] += vv >> 16;
             }
             b.cluster_of[p] = (uint16_t)s;
         }
@@ -206,17 +310,22 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                 cent = (int16_t)trec_rounding_divide(sum, count);
                 memcpy(slot + 2 * l, &cent, sizeof cent);
             }
+            if (l2 != sub_len) {
+                const int16_t zero = 0; /* the pad pair's second half (its weight is 0 too) */
+                memcpy(slot + 2 * sub_len, &zero, sizeof zero);
+            }
         }
         TREC_PHASE_END(TREC_PHASE_CENTROID);
 
-        /* two slots at a time: T_s = cent_s . W_m into the 2 x C_out rows (2 slots x 2 channels
-         * per loop, slot stride 2 * L2 int16), then acc[p] += T_{slot(p)} for their members */
+        /* two slots at a time: T_s = cent_s . W_m into the 2 x C_out rows (2 slots x 4 channels
+         * per loop, slot stride 2 * L2 int16), then acc[p] += T_{slot(p)} for their members, two
+         * member rows per LDM/ADD/STM pass over T */
         for (s = 0; s < n_slots; s += 2) {
             const int32_t pair = n_slots - s < 2 ? n_slots - s : 2;
             int32_t q;
             TREC_PHASE_BEGIN(TREC_PHASE_CENTROID_GEMM);
-            trec_centroid_gemm((const int16_t *)(const void *)(b.slots + s * l2), 2 * l2, pair, w_m, k, sub_len,
-                               output_c, b.t);
+            trec_centroid_gemm_w4((const int16_t *)(const void *)(b.slots + s * l2), 2 * l2, pair, b.wq, pairs,
+                                  output_c, b.t);
             TREC_PHASE_END(TREC_PHASE_CENTROID_GEMM);
 
             TREC_PHASE_BEGIN(TREC_PHASE_RECOVERY);
@@ -224,10 +333,29 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                 const int32_t *tc = b.t + q * output_c;
                 const int32_t end = se_slot_end(&b, s + q, n_slots, positions);
                 int32_t i, o;
-                for (i = b.counts[s + q]; i < end; i++) {
-                    int32_t *acc = b.acc + (int32_t)b.order[i] * output_c;
-                    for (o = 0; o < output_c; o++) {
-                        acc[o] = trec_add_wrap(acc[o], tc[o]);
+                i = b.counts[s + q];
+                if (c4 > 0) {
+                    /* three, then two members at a time: each T word is loaded once for all rows */
+                    for (; i + 2 < end; i += 3) {
+                        trec_add_s32x4_3(b.acc + (int32_t)b.order[i] * output_c,
+                                         b.acc + (int32_t)b.order[i + 1] * output_c,
+                                         b.acc + (int32_t)b.order[i + 2] * output_c, tc, c4);
+                    }
+                    if (i + 1 < end) {
+                        trec_add_s32x4_2(b.acc + (int32_t)b.order[i] * output_c,
+                                         b.acc + (int32_t)b.order[i + 1] * output_c, tc, c4);
+                        i += 2;
+                    }
+                    if (i < end) {
+                        trec_add_s32x4(b.acc + (int32_t)b.order[i] * output_c, tc, c4);
+                    }
+                }
+                if (4 * c4 < output_c) {
+                    for (i = b.counts[s + q]; i < end; i++) {
+                        int32_t *acc = b.acc + (int32_t)b.order[i] * output_c;
+                        for (o = 4 * c4; o < output_c; o++) {
+                            acc[o] = trec_add_wrap(acc[o], tc[o]);
+                        }
                     }
                 }
             }

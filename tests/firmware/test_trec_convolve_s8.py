@@ -172,9 +172,10 @@ def test_se_scratch_is_bounded_by_min_positions_and_table(lib):
     # from H = 4 to H = 12 the table grows by 2 * (4096 - 16) bytes; slots (<= N = 1024) by
     # (1024 - 16) * (sums 10 * 4 + slot_id 2 + count 2), and nothing else
     assert n_large_h - n_small_h == 2 * (4096 - 16) + (1024 - 16) * (10 * 4 + 4)
-    for bits in (4, 12):  # doubling C_out adds N x 16 int32 of acc, whatever S is (T rows share the chunk's bytes)
+    for bits in (4, 12):  # doubling C_out adds N x 16 int32 of acc, whatever S is (T rows share the chunk's bytes),
+        # and 16 more widened weight rows of L2 = 10 int16 (wq)
         wide = lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 32, 3, 1, 1, 9, bits)
-        assert wide - lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, bits) == 1024 * 16 * 4
+        assert wide - lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, bits) == 1024 * 16 * 4 + 16 * 10 * 2
     plain = lib.trec_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, 12)
     assert plain > n_large_h  # the straightforward version holds the whole N x K im2col
 
