@@ -9,12 +9,14 @@ Profiling An Unknown Board Is Refused With The List Of Valid Names
     Command Should Fail With Message    stm32f407-disco    stm32f469i-disco    nucleo-f746zg
 
 Profiling A Model That Is Not Trained Yet Lists The Committed Models
-    Run Trecsim    profile    --model    zfnet    --quiet
-    Command Should Fail With Message    zfnet    not trained yet    cifarnet-dense
+    ${model}=    Untrained Model
+    Run Trecsim    profile    --model    ${model}    --quiet
+    Command Should Fail With Message    ${model}    not trained yet    cifarnet-dense
 
 Profiling An Uncommitted Mode Asked For Explicitly Is Refused
-    Run Trecsim    profile    --model    squeezenet    --modes    dense    --quiet
-    Command Should Fail With Message    squeezenet-dense    cifarnet-dense
+    ${model}    ${mode}=    Uncommitted Model And Mode
+    Run Trecsim    profile    --model    ${model}    --modes    ${mode}    --quiet
+    Command Should Fail With Message    ${model}-${mode}    cifarnet-dense
 
 The QEMU And Renode Backends Say They Are Not Implemented Yet And What To Use
     Run Trecsim    profile    --emulator    qemu    --quiet

@@ -156,7 +156,11 @@ def test_an_unimplemented_emulator_is_refused_saying_what_to_use():
         prof.profile(replace(DENSE_2, emulator="qemu"))
 
 
-def test_an_untrained_model_is_refused_listing_the_committed_ones():
+def test_an_untrained_model_is_refused_listing_the_committed_ones(monkeypatch):
+    real = specmod.trained_path
+    monkeypatch.setattr(prof.specmod, "trained_path",  # as if zfnet and squeezenet-dense were not committed
+                        lambda model, mode: real(model, mode).with_name("missing.npz")
+                        if model == "zfnet" or (model, mode) == ("squeezenet", "dense") else real(model, mode))
     with pytest.raises(specmod.SpecError, match="not trained yet.*cifarnet-dense"):
         prof.profile(prof.ProfileConfig(model="zfnet"))
     with pytest.raises(specmod.SpecError, match="squeezenet-dense.*cifarnet-dense"):

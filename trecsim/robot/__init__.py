@@ -181,6 +181,27 @@ class TrecsimKeywords:
 
     # ------------------------------------------------------------------ data
 
+    @keyword("Untrained Model")
+    def untrained_model(self) -> str:
+        """A model with no committed ModelSpec in any mode; skips the test when there is none."""
+        from trecsim import spec
+
+        for model in ("zfnet", "squeezenet", "cifarnet"):
+            if not any(spec.trained_path(model, mode).is_file() for mode in ("dense", "trec", "se-trec")):
+                return model
+        raise SkipExecution("every model has a committed ModelSpec")
+
+    @keyword("Uncommitted Model And Mode")
+    def uncommitted_model_and_mode(self) -> tuple[str, str]:
+        """A (model, mode) pair with no committed ModelSpec; skips the test when every pair is committed."""
+        from trecsim import spec
+
+        for model in ("zfnet", "squeezenet", "cifarnet"):
+            for mode in ("se-trec", "trec", "dense"):
+                if not spec.trained_path(model, mode).is_file():
+                    return model, mode
+        raise SkipExecution("every model is committed in every mode; nothing uncommitted to ask for")
+
     @keyword("Reference Dataset")
     def reference_dataset(self) -> str:
         """The full CIFAR-10 copy for tests; skips the test with a hint when there is none."""
