@@ -30,8 +30,9 @@ def test_kernel_reuse_applies_to_the_first_g_trec_layers():
     mdef = models.model_def("squeezenet")
     s = models.layer_settings(mdef, "se-trec", kernel_reuse_layers=3)
     reuse = [k for k, v in s.items() if v.mode == "se-trec"]
-    assert reuse == ["conv1", "fire1.squeeze", "fire1.expand1"]
-    assert s["fire1.expand3"].mode == "trec" and s["conv10"].mode == "dense"
+    assert reuse == ["fire1.expand3", "fire2.expand3", "fire3.expand3"]
+    assert s["fire4.expand3"].mode == "trec" and s["fire1.expand1"].mode == "dense"
+    assert s["conv10"].mode == "dense"
     with pytest.raises(ConfigError, match="G=99"):
         models.layer_settings(mdef, "se-trec", kernel_reuse_layers=99)
     with pytest.raises(ConfigError, match="no conv layer 'conv9'"):

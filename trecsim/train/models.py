@@ -142,7 +142,12 @@ FIRES = ((96, 128, 16), (128, 128, 16), (128, 256, 32), (256, 256, 32),
 def _squeezenet() -> ModelDef:
     ops: list[Op] = [Conv("conv1", "input", "conv1", 3, 96, 3, padding=1),
                      MaxPool("pool1", "conv1", "pool1")]
-    trec: dict[str, tuple[int, int]] = {"conv1": (9, 5)}
+    # TREC on the expand 3x3 layers (74% of the MACs) with L = squeeze channels (one tap of the
+    # 3x3 window) and H = 8. Clustering every conv at H = 5 as the papers do removes 96% of
+    # their MACs but drops the dense checkpoint to 14% before fine-tuning (13% with H = 8 on all
+    # but conv1), which CPU fine-tuning here does not win back; expand3 alone at H = 8 keeps 39%
+    # before and 74% after re-estimating batch-norm statistics (1,000 test images).
+    trec: dict[str, tuple[int, int]] = {}
     src = "pool1"
     for i, (c_in, c_out, squeeze) in enumerate(FIRES, start=1):
         f = f"fire{i}"
@@ -151,9 +156,7 @@ def _squeezenet() -> ModelDef:
                 Conv(f"{f}.expand1", f"{f}.squeeze", f"{f}.expand1", squeeze, half, 1),
                 Conv(f"{f}.expand3", f"{f}.squeeze", f"{f}.expand3", squeeze, half, 3, padding=1),
                 Concat(f"{f}.concat", (f"{f}.expand1", f"{f}.expand3"), f"{f}.concat")]
-        trec[f"{f}.squeeze"] = (16, 5)
-        trec[f"{f}.expand1"] = (16, 5)
-        trec[f"{f}.expand3"] = (squeeze, 5)
+        trec[f"{f}.expand3"] = (squeeze, 8)
         out = f"{f}.concat"
         if i % 2 == 0:  # bypass on Fires 2, 4, 6, 8 (in == out channels)
             ops.append(Add(f"{f}.add", (src, out), f"{f}.out"))
