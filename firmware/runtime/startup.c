@@ -1,9 +1,11 @@
 /*
  * startup.c - vector table, reset and fault handlers (ARMv7-M: Cortex-M4F and Cortex-M7).
  *
- * Reset_Handler: copies .data from flash, zeroes .bss (.noinit, which holds trec_input, is
- * left alone), enables the FPU (CPACR CP10/CP11 full access) and the DWT cycle counter,
- * then calls main. The fault handlers record the fault status registers and the stacked
+ * Reset_Handler: enables the FPU (CPACR CP10/CP11 full access), sets up the board's chip
+ * (trec_board_init of board_init.c: clocks, flash wait states, caches, SDRAM, console pins; nothing
+ * on other machines), copies .data from flash, zeroes .bss (.noinit, which holds trec_input, is
+ * left alone), starts the DWT cycle counter from 0 (so the set-up is outside every measured
+ * region), then calls main. The fault handlers record the fault status registers and the stacked
  * frame in trec_fault, set trec_status to TREC_STATUS_FAULT and stop at BKPT #0.
  * Symbols from the generated linker script: _sidata, _sdata, _edata, _sbss, _ebss, _stack_top,
  * _stack_limit.
@@ -11,6 +13,7 @@
 #include <stdint.h>
 
 #include "board.h"
+#include "trec_board.h"
 #include "trec_runtime.h"
 
 extern uint32_t _sidata[], _sdata[], _edata[], _sbss[], _ebss[], _stack_top[], _stack_limit[];
@@ -55,6 +58,9 @@ static void paint_stack(void)
 void Reset_Handler(void)
 {
     uint32_t *src = _sidata, *dst = _sdata;
+    SCB_CPACR |= (0xFu << 20); /* CP10, CP11: full access */
+    __asm volatile("dsb\n\tisb" ::: "memory");
+    trec_board_init(); /* before .data/.bss: they may live in SDRAM */
     while (dst < _edata) {
         *dst++ = *src++;
     }
@@ -62,8 +68,6 @@ void Reset_Handler(void)
         *dst = 0u;
     }
     paint_stack();
-    SCB_CPACR |= (0xFu << 20); /* CP10, CP11: full access */
-    __asm volatile("dsb\n\tisb" ::: "memory");
     /* MemManage, BusFault and UsageFault get their own vectors instead of escalating */
     SCB_SHCSR |= (1u << 16) | (1u << 17) | (1u << 18);
     TREC_DEMCR |= (1u << 24);   /* TRCENA */
@@ -101,6 +105,7 @@ void trec_fault_record_frame(const uint32_t *frame, uint32_t exc_return)
     trec_fault.exception = ipsr & 0x1FFu;
     trec_status = TREC_STATUS_FAULT;
     trec_done = 1u;
+    trec_board_sync();
     stop();
 }
 

@@ -4,15 +4,19 @@
  * Register layouts (RM0386 for the STM32F4 USART, RM0385 for the STM32F7 USART):
  *   F4: SR 0x00 (TXE bit 7), DR 0x04, BRR 0x08, CR1 0x0C (UE bit 13, TE bit 3)
  *   F7: CR1 0x00 (UE bit 0, TE bit 3), BRR 0x0C, ISR 0x1C (TXE bit 7), TDR 0x28
- * The clock after reset is the 16 MHz HSI; BRR is set for 115200 baud at that clock.
- * (RCC clock enables and the GPIO alternate functions of a real board are not set here.)
+ * BRR is set for 115200 baud at the USART's kernel clock TREC_UART_CLOCK_HZ (trec_board.h: APB1
+ * after the chip set-up of board_init.c, which also enables the USART's clock and pins; the 16 MHz
+ * HSI on other machines).
  */
 #include "board.h"
+#include "trec_board.h"
 #include "trec_runtime.h"
 
 #define REG(offset) (*(volatile uint32_t *)(TREC_UART_BASE + (offset)))
 #define TXE (1u << 7)
-#define BRR_115200_AT_HSI 139u /* 16 MHz / 115200, oversampling by 16 */
+#define BAUD 115200u
+/* oversampling by 16: BRR = f_ck / baud, rounded (F4: mantissa.fraction in 12.4; F7: USARTDIV) */
+#define BRR_VALUE ((TREC_UART_CLOCK_HZ + BAUD / 2u) / BAUD)
 
 #if TREC_UART_F7
 #define UART_CR1 REG(0x00u)
@@ -30,7 +34,7 @@
 
 void trec_uart_init(void)
 {
-    UART_BRR = BRR_115200_AT_HSI;
+    UART_BRR = BRR_VALUE;
     UART_CR1 = CR1_ENABLE;
 }
 

@@ -28,7 +28,7 @@ def cifarnet_build(board_name: str):
 
 
 def tiny_firmware(board_name: str, main_c: str, out: Path) -> Path:
-    """Links ``main_c`` (a C file with main()) with the runtime's startup.c and usart.c for the board."""
+    """Links ``main_c`` (a C file with main()) with the runtime's startup.c, usart.c and board_init.c for the board."""
     board = boards.get_board(board_name)
     gen = cifarnet_build(board_name).out_dir
     src = out / "tiny_main.c"
@@ -36,7 +36,8 @@ def tiny_firmware(board_name: str, main_c: str, out: Path) -> Path:
     elf = out / "tiny.elf"
     flags = [*CORE_FLAGS[board.core.name], *COMMON_FLAGS, "-DTREC_NO_PROFILE", "-O1"]
     cmd = [ARM_GCC, *flags, f"-I{gen}", f"-I{RUNTIME_DIR}", f"-I{KERNEL_DIR}", *LINK_FLAGS,
-           f"-T{gen / 'linker.ld'}", str(RUNTIME_DIR / "startup.c"), str(RUNTIME_DIR / "usart.c"), str(src),
+           f"-T{gen / 'linker.ld'}", str(RUNTIME_DIR / "startup.c"), str(RUNTIME_DIR / "usart.c"),
+           str(RUNTIME_DIR / "board_init.c"), str(src),
            "-o", str(elf)]
     subprocess.run(cmd, check=True, capture_output=True, text=True)
     return elf

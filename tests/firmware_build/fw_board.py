@@ -2,7 +2,8 @@
 (the real emulator backend is trecsim.emulators, another issue).
 
 The board's memories are mapped from its description, plus the private peripheral bus
-(SCS, DWT) and the console UART's page. A write hook collects the console's characters, a
+(SCS, DWT), the console UART's page, the GPIO pages and the register models of
+trecsim.emulators.chipregs (the firmware sets up the chip's clocks before main). A write hook collects the console's characters, a
 read hook makes DWT CYCCNT count (one tick per read: only the table's being filled is
 checked, not the numbers), and BKPT (interrupt 7) stops the run. The protocol symbols are
 read from the ELF's symbol table."""
@@ -17,6 +18,7 @@ from elftools.elf.elffile import ELFFile
 from unicorn import arm_const
 
 from trecsim.boards import Board
+from trecsim.emulators.chipregs import ChipRegisters
 
 CPU_MODELS = {"cortex-m4f": arm_const.UC_CPU_ARM_CORTEX_M4, "cortex-m7": arm_const.UC_CPU_ARM_CORTEX_M7}
 PPB, PPB_SIZE = 0xE0000000, 0x100000
@@ -52,6 +54,15 @@ class FirmwareBoard:
         for m in board.memories:
             uc.mem_map(m.base, m.size)
         uc.mem_map(PPB, PPB_SIZE)
+        # the firmware's chip set-up (board_init.c): RCC/PWR/flash/FMC register models, GPIO pages
+        self.chip = ChipRegisters(board)
+        for p in board.peripherals:
+            if p.name.startswith("gpioPort") and p.base & ~0xFFF not in self.chip.pages:
+                try:
+                    uc.mem_map(p.base & ~0xFFF, 0x1000)
+                except unicorn.UcError:  # two ports in one page
+                    pass
+        self.chip.attach(uc)
         uart = board.peripheral(board.console_uart.name)
         self.f7 = uart.type == "UART.STM32F7_USART"
         page = uart.base & ~0xFFF

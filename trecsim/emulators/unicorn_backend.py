@@ -2,7 +2,9 @@
 
 Memory is mapped from the board description only, each region with the permissions its
 ``usable`` list allows (no execution from CCM, DTCM or SDRAM; flash is read-only), the private
-peripheral bus (SCS, DWT) and a stub page for every peripheral of the .repl. Reads and writes to
+peripheral bus (SCS, DWT) and a stub page for every peripheral of the .repl, except the RCC, PWR,
+flash-interface and FMC pages, which are small register models (:mod:`trecsim.emulators.chipregs`)
+so that the firmware's clock and SDRAM set-up sees its ready flags. Reads and writes to
 anything else fail like a bus error on the chip. The console USART and the DWT are MMIO pages
 served by the native hook (``native/blockhook.c``), which also keeps the cycle model
 (:mod:`trecsim.emulators.cycles`) and the instruction budget. BKPT (interrupt 7) ends the run.
@@ -27,6 +29,7 @@ from unicorn import arm_const
 from trecsim.boards import Board
 from trecsim.emulators import cycles as cyclemod
 from trecsim.emulators import native
+from trecsim.emulators.chipregs import ChipRegisters
 from trecsim.emulators.elf import ElfImage, load_elf
 from trecsim.emulators.result import (
     EXCEPTIONS,
@@ -94,7 +97,10 @@ class UnicornBoard:
         self.uc = uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         uc.ctl_set_cpu_model(CPU_MODELS[board.core.name])
         self.uart = self._uart_layout()
+        # RCC/PWR/flash/FMC register models, so that the firmware's chip set-up (clocks, SDRAM) ends
+        self.chip = ChipRegisters(board)
         self._map_memory()
+        self.chip.attach(uc)
         self._interrupts: list[int] = []
         self._invalid: tuple[int, int, int] | None = None  # (access, address, size)
         uc.hook_add(unicorn.UC_HOOK_INTR, self._on_interrupt)
@@ -140,7 +146,7 @@ class UnicornBoard:
                                     where=str(self.board.repl_path), fix="Unicorn maps whole 4 KB pages")
             uc.mem_map(m.base, m.size, perms)
             mapped.append((m.base, m.end))
-        special = {self.uart.page, DWT_PAGE}
+        special = {self.uart.page, DWT_PAGE, *self.chip.pages}
         pages: set[int] = set()
         for p in self.board.peripherals:
             if p.size is None or PPB <= p.base < PPB_END:
