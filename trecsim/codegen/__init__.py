@@ -240,10 +240,15 @@ def _arena_context(a: Arena, plan: MemoryPlan) -> _ArenaContext:
                          _linker_name(a.regions[-1]))
 
 
-def generate(spec: ModelSpec, board: Board, plan: MemoryPlan, digest: str) -> dict[str, str]:
-    """File name -> contents of the generated sources for ``spec`` on ``board``."""
+def generate(spec: ModelSpec, board: Board, plan: MemoryPlan, digest: str, *,
+             console: dict[str, Any] | None = None) -> dict[str, str]:
+    """File name -> contents of the generated sources for ``spec`` on ``board``.
+
+    ``console`` (a build for another machine than the board's chip, such as QEMU's MPS2:
+    :mod:`trecsim.firmware.mps2`) replaces the board's console UART in board.h by that machine's
+    (keys name, type, base) and leaves the chip set-up out (``TREC_NO_CHIP_INIT``)."""
     uart = board.peripheral(board.console_uart.name)
-    if uart.type not in UART_LAYOUTS:
+    if console is None and uart.type not in UART_LAYOUTS:
         raise BuildError(f"console UART {uart.name} is a {uart.type}, which the runtime has no driver for",
                          where=str(board.repl_path), fix=f"use one of: {', '.join(UART_LAYOUTS)}")
     if board.core.name not in IRQ_COUNTS:
@@ -254,7 +259,9 @@ def generate(spec: ModelSpec, board: Board, plan: MemoryPlan, digest: str) -> di
     flash = board.flash
     context = dict(
         digest=digest, spec=spec, board=board, layers=layers, constants=constants,
-        uart={"name": uart.name, "type": uart.type, "base": uart.base, "f7": UART_LAYOUTS[uart.type]},
+        uart=({"name": uart.name, "type": uart.type, "base": uart.base, "f7": UART_LAYOUTS[uart.type]}
+              if console is None else {**console, "f7": False}),
+        chip_init=console is None,
         irq_count=IRQ_COUNTS[board.core.name],
         input_size=in_t.size, input_shape="x".join(map(str, in_t.shape)),
         output_size=out_t.size, output_shape="x".join(map(str, out_t.shape)),

@@ -8,8 +8,11 @@ and stack overflows raise :class:`~trecsim.errors.FirmwareFault` with the decode
 bits, PC and LR with function and source line, and the last console lines.
 
 Backends: ``unicorn`` (default; :mod:`trecsim.emulators.unicorn_backend`, cycle model in
-:mod:`trecsim.emulators.cycles` and the native hook of :mod:`trecsim.emulators.native`).
-Every cycle figure is a model estimate (``RunResult.cycle_source``).
+:mod:`trecsim.emulators.cycles` and the native hook of :mod:`trecsim.emulators.native`);
+``qemu``, the cross-check (:mod:`trecsim.emulators.qemu_backend`: qemu-system-arm's MPS2 machines
+through the gdbstub; it needs the ``variant="qemu"`` build, see :data:`BUILD_VARIANTS`, and counts no
+cycles); ``renode`` (:mod:`trecsim.emulators.renode_backend`, through pyrenode3 where Renode is
+installed). Every cycle figure is a model estimate, or absent (``RunResult.cycle_source``).
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from trecsim.errors import ConfigError
 
 __all__ = [
     "BACKENDS",
+    "BUILD_VARIANTS",
+    "COUNTS_CYCLES",
     "CFSR_BITS",
     "PHASES",
     "Emulator",
@@ -47,7 +52,11 @@ __all__ = [
     "run_firmware",
 ]
 
-BACKENDS = ("unicorn",)
+BACKENDS = ("unicorn", "qemu", "renode")
+#: backend -> the build variant of trecsim.firmware.build its firmware must be (None: the board's own map).
+BUILD_VARIANTS = {"unicorn": None, "qemu": "qemu", "renode": None}
+#: backends whose RunResult carries cycle figures (the others leave them zero and say so in cycle_source).
+COUNTS_CYCLES = {"unicorn": True, "qemu": False, "renode": False}
 
 
 class Emulator(Protocol):
@@ -65,11 +74,20 @@ class Emulator(Protocol):
 
 def open_board(elf: str | Path, board: Board, *, backend: str = "unicorn", **options) -> Emulator:
     """A board with the firmware ``elf`` loaded, not yet started. Options (unicorn): accounting,
-    memory_timing, track_writes (exact write tracking for tests), budget (instructions)."""
+    memory_timing, track_writes (exact write tracking for tests), budget (instructions); (qemu):
+    timeout_s (wall clock); (renode): timeout_s (emulated seconds)."""
     if backend == "unicorn":
         from trecsim.emulators.unicorn_backend import UnicornBoard
 
         return UnicornBoard(elf, board, **options)
+    if backend == "qemu":
+        from trecsim.emulators.qemu_backend import QemuBoard
+
+        return QemuBoard(elf, board, **options)
+    if backend == "renode":
+        from trecsim.emulators.renode_backend import RenodeBoard
+
+        return RenodeBoard(elf, board, **options)
     raise ConfigError(f"unknown emulator backend '{backend}'", fix=f"use one of: {', '.join(BACKENDS)}")
 
 

@@ -8,6 +8,11 @@ the sha256 of every input (sources, templates, generators, spec, board, flags, o
 is stored in ``build.json``; an unchanged input reuses the ELF without running the compiler.
 A model that does not fit is refused with the numbers (:class:`~trecsim.errors.BuildError`,
 :class:`~trecsim.errors.MemoryPlanError`), never built into a firmware that misbehaves.
+
+``variant="qemu"`` links the same sources for the QEMU MPS2 machine that stands in for the board's
+core (:mod:`trecsim.firmware.mps2`): the board's regions relocated into the machine's RAM, the same
+memory plan, the CMSDK UART console (``firmware/runtime/mps2/``) instead of ``usart.c`` and no chip
+set-up; cached apart in ``build/firmware/qemu-<machine>/<board>/<model>-<mode>[-noprofile]/``.
 """
 
 from __future__ import annotations
@@ -27,14 +32,19 @@ import trecsim
 from trecsim import codegen, memory
 from trecsim.boards import Board
 from trecsim.errors import BuildError
+from trecsim.firmware import mps2
 from trecsim.firmware.hostlib import CFLAGS
 from trecsim.spec import ModelSpec
 
-__all__ = ["BUILD_ROOT", "CORE_FLAGS", "BuildResult", "SizeReport", "build_firmware", "build_key", "output_dir"]
+__all__ = ["BUILD_ROOT", "CORE_FLAGS", "VARIANTS", "BuildResult", "SizeReport", "build_firmware", "build_key",
+           "output_dir", "variant_board"]
 
 FIRMWARE_DIR = trecsim.REPO_ROOT / "firmware"
 KERNEL_DIR = FIRMWARE_DIR / "kernels"
 RUNTIME_DIR = FIRMWARE_DIR / "runtime"
+MPS2_DIR = RUNTIME_DIR / "mps2"
+#: Build variants: None, the board's own chip; "qemu", QEMU's MPS2 machine for the board's core.
+VARIANTS = (None, "qemu")
 BUILD_ROOT = trecsim.REPO_ROOT / "build" / "firmware"
 #: Compiler flags per core (board.core.name): the FPU is single precision on both boards.
 CORE_FLAGS = {
@@ -114,20 +124,39 @@ def _flags(board: Board, profile: bool) -> list[str]:
     return flags
 
 
-def output_dir(board: Board, spec: ModelSpec, profile: bool = True) -> Path:
-    return BUILD_ROOT / board.name / f"{spec.model}-{spec.mode}{'' if profile else '-noprofile'}"
+def output_dir(board: Board, spec: ModelSpec, profile: bool = True, variant: str | None = None) -> Path:
+    leaf = f"{spec.model}-{spec.mode}{'' if profile else '-noprofile'}"
+    if variant == "qemu":
+        return BUILD_ROOT / f"qemu-{mps2.machine_for(board).name}" / board.name / leaf
+    return BUILD_ROOT / board.name / leaf
+
+
+def variant_board(board: Board, variant: str | None) -> Board:
+    """The board the firmware of ``variant`` is linked for (its memories where that machine has RAM)."""
+    if variant not in VARIANTS:
+        raise BuildError(f"unknown build variant '{variant}'", fix="use none (the board's chip) or 'qemu'")
+    return mps2.relocate(board) if variant == "qemu" else board
+
+
+def _sources(out: Path, variant: str | None) -> list[Path]:
+    runtime = sorted(RUNTIME_DIR.glob("*.c"))
+    if variant == "qemu":  # the CMSDK UART replaces the STM32 USART
+        runtime = [p for p in runtime if p.name != "usart.c"] + sorted(MPS2_DIR.glob("*.c"))
+    return [*sorted(KERNEL_DIR.glob("*.c")), *runtime, out / "model.c"]
 
 
 def _input_files() -> list[Path]:
     here = Path(__file__).resolve().parent
     package = here.parent
     files = [*sorted(KERNEL_DIR.glob("*.[ch]")), *sorted(RUNTIME_DIR.glob("*.[ch]")),
-             *sorted(codegen.TEMPLATE_DIR.glob("*.j2")), *sorted((package / "codegen").glob("*.py")),
-             *sorted((package / "memory").glob("*.py")), Path(__file__).resolve()]
+             *sorted(MPS2_DIR.glob("*.[ch]")), *sorted(codegen.TEMPLATE_DIR.glob("*.j2")),
+             *sorted((package / "codegen").glob("*.py")), *sorted((package / "memory").glob("*.py")),
+             Path(__file__).resolve(), Path(mps2.__file__).resolve()]
     return files
 
 
-def build_key(spec: ModelSpec, board: Board, flags: list[str], stack_bytes: int, compiler: str) -> str:
+def build_key(spec: ModelSpec, board: Board, flags: list[str], stack_bytes: int, compiler: str,
+              variant: str | None = None) -> str:
     """sha256 of everything the firmware is made from."""
     h = hashlib.sha256()
 
@@ -136,6 +165,8 @@ def build_key(spec: ModelSpec, board: Board, flags: list[str], stack_bytes: int,
         h.update(data)
 
     add("format", _FORMAT.encode())
+    if variant is not None:
+        add("variant", variant.encode())
     add("compiler", compiler.encode())
     add("flags", "\0".join([*flags, *LINK_FLAGS]).encode())
     add("stack", str(stack_bytes).encode())
@@ -196,18 +227,21 @@ def _link_error(stderr: str, board: Board, spec: ModelSpec) -> BuildError | None
 
 
 def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike | None = None, profile: bool = True,
-                   stack_bytes: int = memory.DEFAULT_STACK_BYTES, force: bool = False) -> BuildResult:
-    """Builds (or reuses) the firmware of ``spec`` for ``board``; see the module doc."""
+                   stack_bytes: int = memory.DEFAULT_STACK_BYTES, force: bool = False,
+                   variant: str | None = None) -> BuildResult:
+    """Builds (or reuses) the firmware of ``spec`` for ``board`` (``variant``: None or "qemu"); see the
+    module doc."""
     compiler = _arm_gcc()
+    target = variant_board(board, variant)
     flags = _flags(board, profile)
     weights = spec.weight_bytes()
     if weights > board.flash.size:
         raise BuildError(f"the model's arrays take {weights} bytes, {weights - board.flash.size} bytes more than "
                          f"the {board.flash.size} bytes of flash", where=f"board {board.name}, model {spec.model} "
                          f"{spec.mode}", fix="use a smaller model or the board with 2 MB of flash (stm32f469i-disco)")
-    plan = memory.plan(spec, board, stack_bytes=stack_bytes)
-    out = Path(out_dir) if out_dir else output_dir(board, spec, profile)
-    key = build_key(spec, board, flags, stack_bytes, compiler)
+    plan = memory.plan(spec, target, stack_bytes=stack_bytes)
+    out = Path(out_dir) if out_dir else output_dir(board, spec, profile, variant)
+    key = build_key(spec, target, flags, stack_bytes, compiler, variant)
     elf, map_path, stamp = out / "firmware.elf", out / "firmware.map", out / "build.json"
     generated = tuple(out / name for name in codegen.GENERATED_FILES)
     if not force and elf.is_file() and stamp.is_file():
@@ -216,10 +250,14 @@ def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike 
         except (OSError, ValueError):
             cached = False
         if cached:
-            return BuildResult(elf, map_path, out, key, True, plan, _size_report(elf, board, plan, spec), generated)
+            return BuildResult(elf, map_path, out, key, True, plan, _size_report(elf, target, plan, spec), generated)
     stamp.unlink(missing_ok=True)
-    codegen.write(codegen.generate(spec, board, plan, key), out)
-    sources = [*sorted(KERNEL_DIR.glob("*.c")), *sorted(RUNTIME_DIR.glob("*.c")), out / "model.c"]
+    console = None
+    if variant == "qemu":
+        machine = mps2.machine_for(board)
+        console = {"name": "uart0", "type": f"CMSDK APB UART of QEMU {machine.name}", "base": machine.uart0}
+    codegen.write(codegen.generate(spec, target, plan, key, console=console), out)
+    sources = _sources(out, variant)
     tmp = out / "firmware.elf.tmp"
     cmd = [compiler, *flags, f"-I{out}", f"-I{RUNTIME_DIR}", f"-I{KERNEL_DIR}", *LINK_FLAGS,
            f"-T{out / 'linker.ld'}", f"-Wl,-Map={map_path}", *map(str, sources), "-o", str(tmp)]
@@ -232,10 +270,10 @@ def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike 
         raise BuildError(f"arm-none-eabi-gcc failed:\n{result.stderr.strip()}", where=str(out),
                          fix="fix the error above (the flags include -Werror)")
     os.replace(tmp, elf)
-    size = _size_report(elf, board, plan, spec)
+    size = _size_report(elf, target, plan, spec)
     (out / "size.json").write_text(json.dumps(size.to_json(), indent=2) + "\n")
     (out / "plan.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n")
     (out / "plan.txt").write_text(plan.table() + "\n")
-    stamp.write_text(json.dumps({"key": key, "board": board.name, "model": spec.model, "mode": spec.mode,
-                                 "profile": profile, "stack_bytes": stack_bytes, "command": cmd}, indent=2) + "\n")
+    stamp.write_text(json.dumps({"key": key, "board": board.name, "variant": variant, "model": spec.model,
+                                 "mode": spec.mode, "profile": profile, "stack_bytes": stack_bytes, "command": cmd}, indent=2) + "\n")
     return BuildResult(elf, map_path, out, key, False, plan, size, generated)
