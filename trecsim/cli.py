@@ -423,6 +423,25 @@ def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_benchmark(args: argparse.Namespace, out: TextIO) -> int:
+    from trecsim.profile import benchmark
+
+    split = lambda text: tuple(v.strip() for v in text.split(",") if v.strip())  # noqa: E731
+    cfg = benchmark.BenchmarkConfig(models=split(args.models), boards=(args.board,), modes=split(args.modes),
+                                    images=_parse_images(args.images), data_dir=args.data,
+                                    test_images=_parse_images(args.test_images),
+                                    command=benchmark.command_line())
+    bars = _Bars(enabled=not args.quiet)
+    try:
+        bench = benchmark.run_benchmark(cfg, progress=bars)
+    finally:
+        bars.close()
+    print(benchmark.terminal(bench), file=out, end="")
+    files = benchmark.write(bench, args.out)
+    print(f"benchmark: {files['markdown']}, {files['json']}; per-model reports in {args.out}/<model>/", file=out)
+    return EXIT_OK if bench.ok else EXIT_FAILED
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -629,6 +648,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", metavar="DIR", help="use the full CIFAR-10 test set in DIR instead of the bundled "
                    "sample (cifar-10-batches-bin or its parent)")
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser(
+        "benchmark",
+        parents=[common],
+        help="the headline table: every committed model and mode on every board (long; not part of CI)",
+        description="Profiles every committed model (cifarnet, zfnet, squeezenet) in every committed mode on every "
+        "board (build, run, bit-exact check, model cycles with data-memory timing, memory) and evaluates the int8 "
+        "golden model's accuracy on the test images; prints the headline table and writes benchmark.md, "
+        "benchmark.json and each model's profile report to --out. Exit code 0 only if every run that fits its "
+        "board ran bit-exact.",
+    )
+    p.add_argument("--models", metavar="M[,M...]", default="cifarnet,zfnet,squeezenet",
+                   help="comma-separated models (default all three; those without committed specs are skipped)")
+    p.add_argument("--board", default="all", help="board name or 'all' (default all)")
+    p.add_argument("--modes", metavar="M[,M...]", default="dense,trec,se-trec",
+                   help="comma-separated modes (default dense,trec,se-trec; uncommitted ones are skipped)")
+    p.add_argument("--images", metavar="N", default="10",
+                   help="emulator images per model, board and mode (default 10); 'all' for every image")
+    p.add_argument("--test-images", metavar="N", default="all",
+                   help="images for the golden model's accuracy (default all: 10,000 with --data)")
+    p.add_argument("--out", metavar="DIR", default="build/benchmark", help="report folder (default build/benchmark)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--data", metavar="DIR", help="CIFAR-10 test set for the runs and the accuracy (default: the "
+                   "bundled sample of 300 images)")
+    p.set_defaults(func=cmd_benchmark)
 
     return parser
 

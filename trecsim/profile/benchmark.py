@@ -1,0 +1,252 @@
+"""Benchmark of the method: the headline table for every model on every board.
+
+    python -m trecsim benchmark --data ../shared/data/cifar-10-batches-bin
+
+For each model with committed int8 ModelSpecs (``trecsim/spec/trained/``) and each board it runs
+the profile (:func:`trecsim.profile.profile`: build, run every image in the emulator, compare
+bit for bit with the golden model, cycles from the cycle model with data-memory timing), and for
+each model and mode it evaluates the int8 golden model on the test images for accuracy (the
+firmware is bit-exact with it, so this is the board's accuracy too). The result is one row per
+(model, board, mode): status, model cycles per inference, latency at the board's clock, speedup
+over dense, share of the TREC layers' MACs removed (firmware counters), accuracy, flash, on-chip
+SRAM peak and SDRAM.
+
+Writes ``OUT/benchmark.md`` (the headline table, the command and the date, then each profile's
+full Markdown report), ``OUT/benchmark.json`` (every profile document, the ``--json`` contract of
+``profile``, plus the accuracies) and the profile reports with plots under ``OUT/<model>/``.
+Nothing here is timed by wall clock: every cycle figure is a model estimate.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trecsim import data, golden
+from trecsim import spec as specmod
+from trecsim.errors import ConfigError
+from trecsim.profile import CYCLE_SOURCE, DEFAULT_MODES, ProfileConfig, profile, resolve_boards
+
+__all__ = ["BENCH_FORMAT", "BenchmarkConfig", "headline_rows", "markdown", "run_benchmark"]
+
+BENCH_FORMAT = "trecsim-benchmark/1"
+MODELS = ("cifarnet", "zfnet", "squeezenet")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    models: tuple[str, ...] = MODELS
+    boards: tuple[str, ...] = ("all",)
+    modes: tuple[str, ...] = DEFAULT_MODES
+    images: int | None = 10  # emulator images per (model, board, mode); None: every image of the source
+    data_dir: str | None = None  # None: the bundled sample for both the emulator runs and accuracy
+    test_images: int | None = None  # golden-model accuracy images (None: every image of the source)
+    command: str = ""
+
+
+@dataclass
+class Benchmark:
+    config: BenchmarkConfig
+    date: str
+    accuracy: dict[str, dict[str, dict]] = field(default_factory=dict)  # model -> mode -> {...}
+    profiles: list[dict] = field(default_factory=list)  # BoardProfile.to_json() of every (model, board)
+    skipped: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.profiles) and all(p["ok"] for p in self.profiles)
+
+    def to_json(self) -> dict:
+        c = self.config
+        return {"format": BENCH_FORMAT, "date": self.date, "command": c.command, "cycle_source": CYCLE_SOURCE,
+                "images": c.images, "data": c.data_dir or "bundled sample", "test_images": c.test_images,
+                "host": platform.platform(), "accuracy": self.accuracy, "skipped": self.skipped,
+                "headline": [dict(zip(HEAD_KEYS, row)) for row in _rows_raw(self)],
+                "profiles": self.profiles, "ok": self.ok}
+
+
+def _committed_modes(model: str, modes: Sequence[str]) -> list[str]:
+    return [m for m in modes if specmod.trained_path(model, m).is_file()]
+
+
+def _accuracy(model: str, mode: str, images: np.ndarray, labels: np.ndarray, source: str,
+              progress: Progress | None) -> dict:
+    spec = specmod.load_trained(model, mode)
+    desc = f"golden {model} {mode}"
+    cb = None if progress is None else (lambda done, total: progress(desc, done, total))  # noqa: E731
+    result = golden.run(spec, images, progress=cb)
+    ratios = result.remaining_ratio()
+    macs = spec.macs()
+    trec_macs = sum(macs[k] for k, r in ratios.items() if r is not None)
+    removed = sum((1 - r) * macs[k] for k, r in ratios.items() if r is not None)
+    return {"images": int(len(labels)), "source": source, "int8_accuracy": result.accuracy(labels),
+            "float_accuracy": spec.meta.get("float_test_accuracy"),
+            "trec_macs_removed": (removed / trec_macs) if trec_macs else None,
+            "trec_layers": sum(1 for r in ratios.values() if r is not None)}
+
+
+def run_benchmark(cfg: BenchmarkConfig, progress: Progress | None = None) -> Benchmark:
+    """Profiles every committed (model, mode) on every board of ``cfg.boards`` and evaluates accuracy."""
+    for m in cfg.models:
+        if m not in MODELS:
+            raise ConfigError(f"unknown model '{m}'", where="--models", fix=f"use some of: {', '.join(MODELS)}")
+    boards_ = tuple(b for name in cfg.boards for b in resolve_boards(name))
+    bench = Benchmark(cfg, _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
+    if cfg.data_dir is None:
+        split, source = data.load_sample(), "bundled sample"
+    else:
+        split, source = data.load_split("test", cfg.data_dir), "CIFAR-10 test set"
+    n_test = len(split.labels) if cfg.test_images is None else min(cfg.test_images, len(split.labels))
+    for model in cfg.models:
+        modes = _committed_modes(model, cfg.modes)
+        for m in cfg.modes:
+            if m not in modes:
+                bench.skipped.append({"model": model, "mode": m,
+                                      "reason": f"no committed model {model}-{m} (trecsim/spec/trained/)"})
+        if not modes:
+            continue
+        bench.accuracy[model] = {m: _accuracy(model, m, split.images[:n_test], split.labels[:n_test], source,
+                                              progress) for m in modes}
+        pcfg = ProfileConfig(boards=boards_, model=model, modes=tuple(modes), modes_given=True,
+                             images=cfg.images, data_dir=cfg.data_dir)
+        bench.profiles += [p.to_json() for p in profile(pcfg, progress=progress)]
+    if not bench.profiles:
+        raise ConfigError("no committed model to benchmark", where=str(specmod.trained_dir()),
+                          fix="train and export a model first (trecsim/spec/trained/README.md)")
+    return bench
+
+
+# --------------------------------------------------------------------------- the headline table
+
+HEAD = ["model", "board", "mode", "status", "cycles (model)", "latency", "speedup vs dense",
+        "TREC-layer MACs removed", "int8 accuracy", "float accuracy", "flash", "SRAM peak", "SDRAM"]
+HEAD_KEYS = ["model", "board", "mode", "status", "cycles", "latency_ms", "speedup_vs_dense",
+             "trec_macs_removed", "int8_accuracy", "float_accuracy", "flash_bytes", "sram_peak_bytes",
+             "sdram_peak_bytes"]
+
+
+def _removed(run: dict) -> float | None:
+    macs = removed = 0.0
+    for l in run.get("layers", []):
+        if l.get("remaining_ratio") is not None and l.get("macs"):
+            macs += l["macs"]
+            removed += (1 - l["remaining_ratio"]) * l["macs"]
+    return removed / macs if macs else None
+
+
+def _status(run: dict) -> str:
+    if not run.get("fits", True):
+        return "does not fit"
+    if run.get("error"):
+        return "failed"
+    return "bit-exact" if run.get("bit_exact") else f"{len(run.get('mismatches', []))} mismatches"
+
+
+def _rows_raw(bench: Benchmark) -> list[list]:
+    rows = []
+    for doc in bench.profiles:
+        for r in doc["runs"]:
+            acc = bench.accuracy.get(doc["model"], {}).get(r["mode"], {})
+            ran = r.get("fits", True) and bool(r.get("layers"))
+            mem = r.get("memory") or {}
+            rows.append([doc["model"], doc["board"], r["mode"], _status(r),
+                         r["cycles_total"] if ran else None, r["latency_ms"] if ran else None,
+                         r.get("speedup_vs_dense") if ran else None, _removed(r) if ran else None,
+                         acc.get("int8_accuracy"), acc.get("float_accuracy"),
+                         mem.get("flash_bytes"), mem.get("sram_peak_bytes"), mem.get("sdram_peak_bytes")])
+    return rows
+
+
+def _fmt(key: str, v) -> str:
+    if v is None:
+        return "-"
+    if key == "cycles":
+        return f"{v / 1e6:.2f} M"
+    if key == "latency_ms":
+        return f"{v:.1f} ms"
+    if key == "speedup_vs_dense":
+        return f"{v:.2f}x"
+    if key in ("trec_macs_removed", "int8_accuracy", "float_accuracy"):
+        return f"{v * 100:.2f}%"
+    if key.endswith("_bytes"):
+        return f"{v / 1024:.1f} KB"
+    return str(v)
+
+
+def headline_rows(bench: Benchmark) -> tuple[list[str], list[list[str]]]:
+    return HEAD, [[_fmt(k, v) for k, v in zip(HEAD_KEYS, row)] for row in _rows_raw(bench)]
+
+
+def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows)]
+    return ["  ".join(str(c).ljust(w) if i < 4 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+            for r in [head, ["-" * w for w in widths], *rows]]
+
+
+def _notes(bench: Benchmark) -> list[str]:
+    c = bench.config
+    src = c.data_dir and "the CIFAR-10 test set" or "the bundled sample"
+    acc_n = {a["images"] for per in bench.accuracy.values() for a in per.values()}
+    return [f"cycles: {CYCLE_SOURCE} with data-memory timing, per inference, mean over "
+            f"{'every image' if c.images is None else f'the first {c.images} images'} of {src}, every output "
+            "checked bit for bit against the golden model;",
+            f"accuracy: int8 golden model (bit-exact with the firmware) on {', '.join(map(str, sorted(acc_n)))} "
+            f"images of {src}; float accuracy as recorded in the ModelSpec at export;",
+            "TREC-layer MACs removed: 1 - remaining ratio, MAC-weighted over the TREC layers, from the firmware's "
+            "cluster counters; SRAM peak: on-chip static data + arena peaks + stack peak (painting)."]
+
+
+def terminal(bench: Benchmark) -> str:
+    lines = [f"trecsim benchmark {bench.date}: " + ("all runs bit-exact" if bench.ok else "NOT ALL RUNS OK"), ""]
+    lines += _grid(*headline_rows(bench))
+    lines += ["", *("  " + n for n in _notes(bench))]
+    for s in bench.skipped:
+        lines.append(f"  skipped {s['model']} {s['mode']}: {s['reason']}")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(bench: Benchmark) -> str:
+    head, rows = headline_rows(bench)
+    lines = ["# trecsim benchmark", "",
+             f"Produced on {bench.date} by `{bench.config.command}` ({platform.platform()}).", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|",
+             *("| " + " | ".join(r) + " |" for r in rows), ""]
+    lines += [f"- {n}" for n in _notes(bench)]
+    lines += [f"- skipped {s['model']} {s['mode']}: {s['reason']}" for s in bench.skipped]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write(bench: Benchmark, out_dir: str | os.PathLike) -> dict[str, Path]:
+    """benchmark.md, benchmark.json and each model's profile report (report.write_all) under OUT/<model>/."""
+    from trecsim import report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for model in dict.fromkeys(p["model"] for p in bench.profiles):
+        report.write_all([p for p in bench.profiles if p["model"] == model], out / model)
+    md, js = out / "benchmark.md", out / "benchmark.json"
+    _atomic_write(md, markdown(bench))
+    _atomic_write(js, json.dumps(bench.to_json(), indent=2) + "\n")
+    return {"markdown": md, "json": js}
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    return "python -m trecsim " + " ".join(shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv))
