@@ -641,7 +641,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--images", metavar="N", help="first N images (default 10 of the bundled sample; with --data "
                    "every test image); 'all' for every image")
     p.add_argument("--emulator", default="unicorn", choices=["unicorn", "qemu", "renode"],
-                   help="emulator backend (default unicorn; qemu and renode are not implemented yet)")
+                   help="emulator backend: unicorn (default, with the cycle model); qemu (cross-check on QEMU's MPS2 "
+                        "machines: outputs bit for bit, no cycles); renode (needs Renode and pyrenode3)")
     p.add_argument("--out", metavar="DIR", default="build/profile", help="report folder (default build/profile)")
     p.add_argument("--json", metavar="PATH", help="also write the results (the JSON contract) to PATH")
     p.add_argument("--quiet", action="store_true", help="no progress bars")

@@ -25,6 +25,7 @@ cluster counts only.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -231,6 +232,7 @@ class QemuBoard:
                                 fix="build it for QEMU: build_firmware(spec, board, variant='qemu') (the profile "
                                     "command does this for --emulator qemu)")
         self._ran = False
+        self.captures: dict[int, bytes] = {}
         binary = qemu_binary()
         self._tmp = tempfile.mkdtemp(prefix="trecsim-qemu-")
         self._uart = Path(self._tmp) / "uart0.txt"
@@ -355,35 +357,51 @@ class QemuBoard:
                            fix="a fault inside a fault handler locks the core up; look at the last console lines "
                                "and run the firmware with --emulator unicorn for a decoded fault")
 
-    def start(self) -> tuple[str, float]:
-        """Runs from reset until the firmware sets trec_done; returns ("done flag", wall seconds)."""
+    def start(self, watches: dict[int, tuple[int, int]] | None = None) -> tuple[str, float, dict[int, bytes]]:
+        """Runs from reset until the firmware sets trec_done; returns ("done flag", wall seconds, captures).
+
+        ``watches`` maps a word address to (address, size): whenever the firmware stores to that word,
+        ``size`` bytes at ``address`` are read right after the store; captures keeps the last read per
+        watched word (the per-layer outputs of :func:`trecsim.profile.layer_outputs`)."""
         if self._ran:
             raise EmulatorError("this QEMU board has already run its firmware", where=self.where,
                                 fix="open a new board (open_board) for every run")
         self._ran = True
-        done = self.elf.symbol("trec_done")
+        watches = dict(watches or {})
+        done = self.elf.symbol("trec_done").address
+        captures: dict[int, bytes] = {}
         t0 = time.perf_counter()
         deadline = time.monotonic() + self.timeout_s
-        for _ in range(_MAX_STOPS):
-            # QEMU stops *before* a watched store: step over it without the watchpoint, then look
-            try:
-                self.gdb.watch_writes(done.address, 4)
+        max_stops = _MAX_STOPS + 4 * len(watches)
+        try:
+            for a in (done, *watches):
+                self.gdb.watch_writes(a, 4)
+            for _ in range(max_stops):
                 reply = self.gdb.cont(deadline)
                 if reply[:1] in ("W", "X"):
                     raise self._gone()
-                self.gdb.watch_writes(done.address, 4, on=False)
+                # QEMU stops *before* a watched store: step over it without that watchpoint, then look
+                m = re.search(r"watch:([0-9a-fA-F]+)", reply)
+                hit = int(m.group(1), 16) & ~3 if m else None
+                hit = hit if hit in watches or hit == done else None
+                if hit is not None:
+                    self.gdb.watch_writes(hit, 4, on=False)
                 reply = self.gdb.step(deadline)
-            except TimeoutError:
-                raise self._timeout() from None
-            except ConnectionAbortedError:
-                raise self._gone() from None
-            if reply[:1] in ("W", "X"):
-                raise self._gone()
-            if self.read_u32("trec_done"):
-                return "done flag", time.perf_counter() - t0
+                if reply[:1] in ("W", "X"):
+                    raise self._gone()
+                if hit is not None and hit in watches:
+                    captures[hit] = self.gdb.read(*watches[hit])
+                if self.read_u32("trec_done"):
+                    return "done flag", time.perf_counter() - t0, captures
+                if hit is not None:
+                    self.gdb.watch_writes(hit, 4)
+        except TimeoutError:
+            raise self._timeout() from None
+        except ConnectionAbortedError:
+            raise self._gone() from None
         pc = self.gdb.register(_PC)
-        raise self._fault("runaway", f"the firmware wrote trec_done {_MAX_STOPS} times without setting it",
-                          pc=pc, lr=self.gdb.register(_LR))
+        raise self._fault("runaway", f"the firmware stopped at its watchpoints {max_stops} times without setting "
+                                     "trec_done", pc=pc, lr=self.gdb.register(_LR))
 
     def _timeout(self) -> FirmwareFault:
         try:
@@ -395,13 +413,14 @@ class QemuBoard:
                                       "(an endless loop, or a core that locked up)", pc=pc, lr=lr,
                            fix="look at the loop around PC; raise timeout_s only for a much longer model")
 
-    def run(self, model_input=None) -> RunResult:
+    def run(self, model_input=None, *, watches: dict[int, tuple[int, int]] | None = None) -> RunResult:
         """Writes ``model_input`` into trec_input (if given), paints the arenas, runs until trec_done and
-        reads the protocol symbols. Raises FirmwareFault for faults, hangs and stack overflows."""
+        reads the protocol symbols. Raises FirmwareFault for faults, hangs and stack overflows.
+        ``watches``: see :meth:`start`; the captures are in :attr:`captures` afterwards."""
         if model_input is not None:
             self.write_symbol("trec_input", np.ascontiguousarray(model_input, dtype=np.int8))
         self.view.paint_arenas()
-        stop, wall = self.start()
+        stop, wall, self.captures = self.start(watches)
         fault = self.firmware_fault()
         if fault is not None:
             raise fault

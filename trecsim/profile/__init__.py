@@ -16,8 +16,9 @@ ever added). One object per board and model; with several boards ``--json`` writ
     {
       "format": "trecsim-profile/1",
       "board": "stm32f469i-disco", "core": "cortex-m4f", "clock_hz": 180000000,
-      "model": "cifarnet", "emulator": "unicorn",
-      "cycle_source": "model estimate (trecsim cycle model)",
+      "model": "cifarnet", "emulator": "unicorn",      # or "qemu": the cross-check, no cycles
+      "cycle_source": "model estimate (trecsim cycle model)",  # "none (qemu counts no cycles)"
+      "cycles_available": true,       # false: every cycle, latency, instruction and speedup figure is null
       "cycle_model": "<the emulator's own description of the model and its parameters>",
       "memory_timing": true,          # flash wait states and SDRAM latency for data are modelled
       "images": 10,                   # images run per mode
@@ -64,7 +65,7 @@ import numpy as np
 
 from trecsim import boards, data, golden
 from trecsim import spec as specmod
-from trecsim.emulators import PHASES, RunResult, open_board
+from trecsim.emulators import BUILD_VARIANTS, COUNTS_CYCLES, PHASES, RunResult, open_board
 from trecsim.errors import BuildError, ConfigError, FirmwareFault, MemoryPlanError
 from trecsim.firmware.build import BuildResult, build_firmware
 
@@ -78,13 +79,13 @@ DEFAULT_BOARD = "stm32f469i-disco"
 DEFAULT_MODEL = "cifarnet"
 DEFAULT_MODES = ("dense", "trec", "se-trec")
 DEFAULT_IMAGES = 10
-#: backend -> None when implemented, else why not and what to use instead.
+#: backend -> None when implemented, else why not and what to use instead. qemu is the cross-check (the
+#: firmware built for QEMU's MPS2 machines, outputs checked bit for bit, no cycles: QEMU counts none);
+#: renode needs Renode and pyrenode3 installed (checked when it runs).
 EMULATORS = {
     "unicorn": None,
-    "qemu": "the QEMU backend is not implemented yet (planned as a cross-check: mps2-an386/an500 machines, "
-            "no DWT, so no per-layer cycles)",
-    "renode": "the Renode backend is not implemented yet (it needs a Renode installation and pyrenode3; the "
-              "platforms/ .repl files are ready for it)",
+    "qemu": None,
+    "renode": None,
 }
 
 Progress = Callable[[str, int, int], None]  # (description, done, total)
@@ -123,7 +124,7 @@ class LayerProfile:
     name: str
     kind: str
     mode: str | None
-    cycles: float
+    cycles: float | None  # None: the emulator counts no cycles (qemu)
     macs: int | None
     cycles_per_mac: float | None
     remaining_ratio: float | None
@@ -142,10 +143,10 @@ class RunProfile:
     mismatches: list[Mismatch] = field(default_factory=list)
     accuracy: float | None = None
     golden_accuracy: float | None = None
-    cycles_total: float = 0.0
-    latency_ms: float = 0.0
+    cycles_total: float | None = 0.0  # None (and latency_ms, instructions): the emulator counts no cycles
+    latency_ms: float | None = 0.0
     speedup_vs_dense: float | None = None
-    instructions: float = 0.0
+    instructions: float | None = 0.0
     layers: list[LayerProfile] = field(default_factory=list)
     memory: dict = field(default_factory=dict)
     per_image: list[dict] = field(default_factory=list)
@@ -179,6 +180,7 @@ class BoardProfile:
     data: str
     runs: list[RunProfile] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
+    cycle_source: str = CYCLE_SOURCE  # "none ..." for an emulator that counts no cycles (every cycle figure None)
 
     @property
     def ok(self) -> bool:
@@ -189,7 +191,8 @@ class BoardProfile:
 
     def to_json(self) -> dict:
         return {"format": FORMAT, "board": self.board, "core": self.core, "clock_hz": self.clock_hz,
-                "model": self.model, "emulator": self.emulator, "cycle_source": CYCLE_SOURCE,
+                "model": self.model, "emulator": self.emulator, "cycle_source": self.cycle_source,
+                "cycles_available": not self.cycle_source.startswith("none"),
                 "cycle_model": self.cycle_model, "memory_timing": self.memory_timing, "images": self.images,
                 "data": self.data, "skipped": self.skipped, "ok": self.ok,
                 "runs": [r.to_json() for r in self.runs]}
@@ -265,10 +268,11 @@ def layer_outputs(build: BuildResult, spec: specmod.ModelSpec, board: boards.Boa
 
     from trecsim.emulators.result import LAYER_RECORD
 
-    emu = open_board(build.elf, board, backend=backend, memory_timing=memory_timing)
+    emu = open_board(build.elf, board, backend=backend, **_options(backend, memory_timing))
     uc = getattr(emu, "uc", None)
-    if uc is None:  # pragma: no cover - only the unicorn backend exists
-        raise ConfigError(f"per-layer outputs need the unicorn backend, not {backend}")
+    if uc is None and backend != "qemu":
+        raise ConfigError(f"per-layer outputs need the unicorn or qemu backend, not {backend}",
+                          fix="diagnose the mismatch with --emulator unicorn")
     elf = emu.elf
     table = elf.symbol("trec_cycles")
     where: list[tuple[str, int, int]] = []  # per layer: (tensor, address, bytes)
@@ -281,6 +285,14 @@ def layer_outputs(build: BuildResult, spec: specmod.ModelSpec, board: boards.Boa
             addr = elf.symbol(f"trec_arena_{p.arena}").address + p.offset
         where.append((layer.output, addr, t.size))
     captured: dict[str, np.ndarray] = {}
+    if uc is None:  # qemu: a write watchpoint on each layer's cycles field (the same moment as the hook)
+        emu.run(model_input, watches={table.address + i * LAYER_RECORD.itemsize: (addr, n)
+                                      for i, (_, addr, n) in enumerate(where)})
+        for i, (name, _, _) in enumerate(where):
+            got = emu.captures.get(table.address + i * LAYER_RECORD.itemsize)
+            if got is not None:
+                captured[name] = np.frombuffer(got, np.int8).copy()
+        return {name: arr.reshape(spec.tensors[name].shape) for name, arr in captured.items()}
 
     def on_write(uc_, access, address, size, value, user):
         off = address - table.address
@@ -388,11 +400,17 @@ def _memory(build: BuildResult, results: list[RunResult]) -> dict:
     }
 
 
+def _options(backend: str, memory_timing: bool) -> dict:
+    """open_board options of the backend (only the unicorn cycle model times data memory)."""
+    return {"memory_timing": memory_timing} if backend == "unicorn" else {}
+
+
 def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: np.ndarray, labels: np.ndarray,
               cfg: ProfileConfig, progress: Progress | None) -> RunProfile:
     run = RunProfile(mode=mode)
+    cycles = COUNTS_CYCLES[cfg.emulator]
     try:
-        build = build_firmware(spec, board)
+        build = build_firmware(spec, board, variant=BUILD_VARIANTS[cfg.emulator])
     except (BuildError, MemoryPlanError) as exc:
         run.fits, run.error = False, str(exc)
         return run
@@ -406,7 +424,7 @@ def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: n
     desc = f"{board.name} {spec.model} {mode}"
     for i in range(len(images)):
         try:
-            r = open_board(build.elf, board, backend=cfg.emulator, memory_timing=cfg.memory_timing).run(x[i])
+            r = open_board(build.elf, board, backend=cfg.emulator, **_options(cfg.emulator, cfg.memory_timing)).run(x[i])
         except FirmwareFault as exc:
             run.error = f"image {i}: {exc}"
             break
@@ -420,7 +438,8 @@ def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: n
         for layer in clustered:
             cluster_sums[layer.name] += by_name[layer.name].clusters if layer.name in by_name else 0
         run.per_image.append({"image": i, "label": int(labels[i]), "prediction": int(np.argmax(r.output)),
-                              "golden_prediction": int(expected.predictions[i]), "cycles": r.model_cycles,
+                              "golden_prediction": int(expected.predictions[i]),
+                              "cycles": r.model_cycles if cycles else None,
                               "match": ok})
         if progress is not None:
             progress(desc, i + 1, len(images))
@@ -445,14 +464,15 @@ def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: n
     preds = np.array([int(np.argmax(r.output)) for r in results])
     run.accuracy = float(np.mean(preds == labels[:n]))
     run.golden_accuracy = float(np.mean(expected.predictions[:n] == labels[:n]))
-    run.cycles_total = float(np.mean([r.model_cycles for r in results]))
-    run.latency_ms = run.cycles_total / board.clock_hz * 1e3
-    run.instructions = float(np.mean([r.instructions for r in results]))
+    # a backend that counts no cycles (qemu) leaves every cycle figure None: never a zero that looks measured
+    run.cycles_total = float(np.mean([r.model_cycles for r in results])) if cycles else None
+    run.latency_ms = run.cycles_total / board.clock_hz * 1e3 if cycles else None
+    run.instructions = float(np.mean([r.instructions for r in results])) if cycles else None
     positions = {l.name: int(np.prod(spec.tensors[l.output].shape[:2])) for l in spec.layers if l.op == "conv"}
     for j, layer in enumerate(spec.layers):
-        cyc = float(np.mean([r.layers[j].cycles for r in results]))
+        cyc = float(np.mean([r.layers[j].cycles for r in results])) if cycles else None
         phases = {}
-        if layer.clustered:
+        if layer.clustered and cycles:
             phases = {p: float(np.mean([r.layers[j].phases.get(p, 0) for r in results])) for p in PHASES}
         m = macs.get(layer.name)
         ratio = clusters = None
@@ -461,12 +481,12 @@ def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: n
             clusters = cluster_sums[layer.name]
             ratio = clusters / (sub * positions[layer.name] * n)
         run.layers.append(LayerProfile(layer.name, layer.op, layer.mode if layer.op == "conv" else None, cyc, m,
-                                       cyc / m if m else None, ratio, clusters, phases))
+                                       cyc / m if m and cyc is not None else None, ratio, clusters, phases))
     run.memory = _memory(build, results)
     r0 = results[0]
-    run.trace = {"image": 0, "layers": [{"name": lc.name, "cycles": lc.cycles, "phases": dict(lc.phases)}
-                                        for lc in r0.layers],
-                 "uart": [{"time_s": u.time_s, "text": u.text} for u in r0.uart]}
+    run.trace = {"image": 0, "layers": [{"name": lc.name, "cycles": lc.cycles if cycles else None,
+                                         "phases": dict(lc.phases)} for lc in r0.layers],
+                 "uart": [{"time_s": u.time_s if cycles else None, "text": u.text} for u in r0.uart]}
     return run
 
 
@@ -500,15 +520,27 @@ def profile(cfg: ProfileConfig, progress: Progress | None = None) -> list[BoardP
         raise ConfigError(EMULATORS[cfg.emulator], where=f"--emulator {cfg.emulator}",
                           fix="use --emulator unicorn (the default), which runs the same firmware with trecsim's "
                               "cycle model")
+    if cfg.emulator == "qemu":  # a missing QEMU or Renode is an EmulatorError with the install hint
+        from trecsim.emulators.qemu_backend import qemu_binary
+
+        qemu_binary()
+    elif cfg.emulator == "renode":
+        from trecsim.emulators.renode_backend import require_renode
+
+        require_renode()
     board_list = [boards.get_board(name) for name in cfg.boards]
     specs, skipped = _specs(cfg)
     images, labels, source = _load_images(cfg)
     out = []
     for board in board_list:
+        counts = COUNTS_CYCLES[cfg.emulator]
         bp = BoardProfile(board=board.name, core=board.core.name, clock_hz=board.clock_hz, model=cfg.model,
-                          emulator=cfg.emulator, cycle_model=(f"trecsim {board.core.name} cycle model, parameters of "
-                                                              f"{board.toml_path.name}"),
-                          memory_timing=cfg.memory_timing, images=len(labels), data=source, skipped=list(skipped))
+                          emulator=cfg.emulator,
+                          cycle_model=(f"trecsim {board.core.name} cycle model, parameters of {board.toml_path.name}"
+                                       if counts else f"none: {cfg.emulator} is a cross-check of outputs"),
+                          memory_timing=cfg.memory_timing and counts, images=len(labels), data=source,
+                          skipped=list(skipped),
+                          cycle_source=CYCLE_SOURCE if counts else f"none ({cfg.emulator} counts no cycles)")
         for mode, spec in specs:
             bp.runs.append(_run_mode(mode, spec, board, images, labels, cfg, progress))
         _speedups(bp)

@@ -45,6 +45,15 @@ def _x(v: float | None) -> str:
     return "-" if v is None else f"{v:.2f}x"
 
 
+def _cyc(v: float | None) -> str:
+    """Cycles, or "n/a" where the emulator counts none (qemu: cycles_available false, the figures null)."""
+    return "n/a" if v is None else f"{v:,.0f}"
+
+
+def _has_cycles(doc: dict) -> bool:
+    return doc.get("cycles_available", True)
+
+
 def _ok_runs(doc: dict) -> list[dict]:
     return [r for r in doc["runs"] if r.get("fits", True) and r.get("layers")]
 
@@ -92,7 +101,7 @@ def _rows(doc: dict) -> tuple[list[str], list[list[str]]]:
     for name in _layer_names(doc):
         first = _layer(runs[0], name)
         row = [name, first["kind"], f"{first['macs']:,}" if first.get("macs") else "-"]
-        row += [f"{_layer(r, name)['cycles']:,.0f}" for r in runs]
+        row += [_cyc(_layer(r, name)["cycles"]) for r in runs]
         row += [_x(_layer(r, name).get("speedup_vs_dense")) for r in runs if r["mode"] != "dense"]
         for r in runs:
             if r["mode"] == "dense":
@@ -100,7 +109,7 @@ def _rows(doc: dict) -> tuple[list[str], list[list[str]]]:
             rc = _layer(r, name).get("remaining_ratio")
             row.append("-" if rc is None else f"{rc:.3f}")
         rows.append(row)
-    total = ["total", "", ""] + [f"{r['cycles_total']:,.0f}" for r in runs]
+    total = ["total", "", ""] + [_cyc(r["cycles_total"]) for r in runs]
     total += [_x(r.get("speedup_vs_dense")) for r in runs if r["mode"] != "dense"]
     total += ["" for r in runs if r["mode"] != "dense"]
     rows.append(total)
@@ -124,7 +133,8 @@ def _summary_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
             continue
         m = r["memory"]
         rows.append([r["mode"], _status(r), str(r["images_checked"]), f"{r['accuracy'] * 100:.1f}%",
-                     f"{r['golden_accuracy'] * 100:.1f}%", f"{r['cycles_total']:,.0f}", f"{r['latency_ms']:.1f} ms",
+                     f"{r['golden_accuracy'] * 100:.1f}%", _cyc(r["cycles_total"]),
+                     "n/a" if r["latency_ms"] is None else f"{r['latency_ms']:.1f} ms",
                      _x(r.get("speedup_vs_dense")), _kib(m["flash_bytes"]), _kib(m["sram_peak_bytes"]),
                      f"{m['stack_peak_bytes']} B", _kib(m["sdram_peak_bytes"])])
     return head, rows
@@ -141,7 +151,8 @@ def _ours(doc: dict) -> list[tuple[str, str]]:
 
     se_conv = conv_speedups(se)
     removed = [v for v in (_ratio_removed(doc, "se-trec"), _ratio_removed(doc, "trec")) if v is not None]
-    over = (trec["cycles_total"] / se["cycles_total"]) if trec and se else None
+    over = (trec["cycles_total"] / se["cycles_total"]) if trec and se and trec["cycles_total"] and se["cycles_total"] \
+        else None
     return [
         ("TREC average speedup on MCUs (NeurIPS 2022)", _x(trec.get("speedup_vs_dense")) if trec else "-"),
         ("SE-TREC end-to-end speedup (ASPLOS 2023)", _x(se.get("speedup_vs_dense")) if se else "-"),
@@ -169,6 +180,8 @@ def terminal_table(docs: Sequence[dict]) -> str:
         if _ok_runs(doc):
             out += ["", *("  " + line for line in _grid(*_rows(doc)))]
             out.append("  (cycles per inference, mean over the images; speedup = dense cycles / mode cycles; "
+                       "r_c = remaining ratio measured on the board)" if _has_cycles(doc) else
+                       f"  (no cycles: {doc['cycle_source']}; outputs are checked bit for bit; "
                        "r_c = remaining ratio measured on the board)")
         out += ["", *("  " + line for line in _grid(*_summary_rows(doc)))]
         for r in doc["runs"]:
@@ -254,14 +267,15 @@ def plots(docs: Sequence[dict], out_dir: str | Path) -> list[Path]:
         x = np.arange(len(names))
         width = 0.8 / len(runs)
 
-        fig, ax = plt.subplots(figsize=(9, 4.5))
-        for i, r in enumerate(runs):
+        fig, ax = plt.subplots(figsize=(9, 4.5)) if _has_cycles(doc) else (None, None)
+        for i, r in enumerate(runs if ax is not None else ()):
             ax.bar(x + i * width, [_layer(r, n)["cycles"] / 1e6 for n in names], width, label=r["mode"])
-        ax.set_xticks(x + width * (len(runs) - 1) / 2, names)
-        ax.set_ylabel("M cycles per inference (model)")
-        ax.set_title(f"{doc['model']} on {doc['board']}: cycles per layer")
-        ax.legend()
-        save(fig, f"{tag}-cycles.png")
+        if ax is not None:
+            ax.set_xticks(x + width * (len(runs) - 1) / 2, names)
+            ax.set_ylabel("M cycles per inference (model)")
+            ax.set_title(f"{doc['model']} on {doc['board']}: cycles per layer")
+            ax.legend()
+            save(fig, f"{tag}-cycles.png")
 
         others = [r for r in runs if r["mode"] != "dense" and r.get("speedup_vs_dense")]
         if others:
@@ -325,7 +339,7 @@ def trace(docs: Sequence[dict]) -> dict:
         us = 1e6 / doc["clock_hz"]
         events.append({"name": "process_name", "ph": "M", "pid": pid, "tid": 0,
                        "args": {"name": f"{doc['board']} {doc['model']} ({doc['cycle_source']})"}})
-        for tid, run in enumerate(_ok_runs(doc), start=1):
+        for tid, run in enumerate(_ok_runs(doc) if _has_cycles(doc) else [], start=1):
             events.append({"name": "thread_name", "ph": "M", "pid": pid, "tid": tid,
                            "args": {"name": run["mode"]}})
             events.append({"name": "thread_sort_index", "ph": "M", "pid": pid, "tid": tid,
