@@ -69,6 +69,11 @@ class EmulatorError(TrecsimError):
     an ELF the emulator cannot load."""
 
 
+class HardwareError(TrecsimError):
+    """A real board that cannot be reached or used: no debug probe, pyocd missing, the wrong board
+    attached, a target that does not answer, a firmware that does not finish in time."""
+
+
 class FirmwareFault(EmulatorError):
     """The firmware faulted, ran past its instruction budget or overflowed its stack in the emulator.
 
