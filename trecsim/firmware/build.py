@@ -275,5 +275,6 @@ def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike 
     (out / "plan.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n")
     (out / "plan.txt").write_text(plan.table() + "\n")
     stamp.write_text(json.dumps({"key": key, "board": board.name, "variant": variant, "model": spec.model,
-                                 "mode": spec.mode, "profile": profile, "stack_bytes": stack_bytes, "command": cmd}, indent=2) + "\n")
+                                 "mode": spec.mode, "profile": profile, "stack_bytes": stack_bytes,
+                                 "command": cmd}, indent=2) + "\n")
     return BuildResult(elf, map_path, out, key, False, plan, size, generated)

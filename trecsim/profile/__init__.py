@@ -424,7 +424,8 @@ def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: n
     desc = f"{board.name} {spec.model} {mode}"
     for i in range(len(images)):
         try:
-            r = open_board(build.elf, board, backend=cfg.emulator, **_options(cfg.emulator, cfg.memory_timing)).run(x[i])
+            r = open_board(build.elf, board, backend=cfg.emulator,
+                           **_options(cfg.emulator, cfg.memory_timing)).run(x[i])
         except FirmwareFault as exc:
             run.error = f"image {i}: {exc}"
             break
