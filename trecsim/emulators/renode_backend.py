@@ -1,5 +1,5 @@
 """The Renode backend, through pyrenode3, where Renode is installed (it cannot be here: see
-platforms/README.md, "What the emulator backends were checked with").
+platforms/README.md, "Emulator backends: what was checked, and with what").
 
 Renode runs the firmware built for the board's own chip (no build variant): the board's
 ``platforms/boards/<board>.repl`` is the machine, as its ``.resc`` launch script does it (``mach create``,
