@@ -402,7 +402,8 @@ def cmd_profile(args: argparse.Namespace, out: TextIO) -> int:
         None if args.data else prof.DEFAULT_IMAGES)
     cfg = prof.ProfileConfig(boards=prof.resolve_boards(args.board), model=args.model, modes=modes,
                              modes_given=args.modes is not None, images=images, data_dir=args.data,
-                             emulator=args.emulator)
+                             emulator=args.emulator, target=args.target, probe=args.probe, serial=args.serial,
+                             hw_timeout=args.hw_timeout, probe_frequency=args.probe_frequency)
     bars = _Bars(enabled=not args.quiet)
     try:
         profiles = prof.profile(cfg, progress=bars)
@@ -648,6 +649,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--data", metavar="DIR", help="use the full CIFAR-10 test set in DIR instead of the bundled "
                    "sample (cifar-10-batches-bin or its parent)")
+    p.add_argument("--target", default="emulator", choices=["emulator", "hw"],
+                   help="emulator (default), or hw: flash the same ELF to the real board through its ST-LINK "
+                        "(pyocd, pip install -e '.[hw]'), measure with DWT on hardware and put the cycle model's "
+                        "estimate and the ratio beside it (platforms/README.md, 'Real boards')")
+    p.add_argument("--probe", metavar="ID", help="hw: ST-LINK unique id or a unique prefix (default: the only probe "
+                   "connected; `pyocd list` shows them); 'emulator' runs the hardware flow on the emulator")
+    p.add_argument("--serial", metavar="PORT", help="hw: read the console on this serial port (the ST-LINK "
+                   "virtual COM port, e.g. /dev/ttyACM0)")
+    p.add_argument("--hw-timeout", metavar="S", type=float, default=60.0,
+                   help="hw: seconds one inference may take before the run is stopped (default 60)")
+    p.add_argument("--probe-frequency", metavar="HZ", type=int, help="hw: SWD clock in Hz (default pyocd's)")
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser(

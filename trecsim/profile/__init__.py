@@ -19,6 +19,9 @@ ever added). One object per board and model; with several boards ``--json`` writ
       "model": "cifarnet", "emulator": "unicorn",      # or "qemu": the cross-check, no cycles
       "cycle_source": "model estimate (trecsim cycle model)",  # "none (qemu counts no cycles)"
       "cycles_available": true,       # false: every cycle, latency, instruction and speedup figure is null
+      "target": "emulator",           # or "hw": cycles measured on the board (cycle_source "DWT on hardware
+                                      # (CYCCNT of ...)"), with the cycle model's estimate beside each figure
+      "probe": null,                  # hw: "<ST-LINK> <unique id> (pyocd, target ...)"
       "cycle_model": "<the emulator's own description of the model and its parameters>",
       "memory_timing": true,          # flash wait states and SDRAM latency for data are modelled
       "images": 10,                   # images run per mode
@@ -35,10 +38,12 @@ ever added). One object per board and model; with several boards ``--json`` writ
         "cycles_total": 36716428,     # sum of the layers' cycles, one inference, mean over images
         "latency_ms": 203.98,         # cycles_total / clock_hz
         "speedup_vs_dense": 1.0,      # dense cycles_total / this one (null without a dense run)
+        "model_cycles_total": null,   # hw: the unicorn cycle model's cycles_total for the same images
+        "hw_vs_model": null,          # hw: cycles_total / model_cycles_total (the calibration ratio)
         "instructions": 28854903,     # mean per run (reset to breakpoint)
         "layers": [{"name", "kind", "mode", "cycles", "macs", "cycles_per_mac",
                     "remaining_ratio", "clusters", "phases": {"im2col": ..., ...},
-                    "speedup_vs_dense"}],
+                    "speedup_vs_dense", "model_cycles", "hw_vs_model"}],
         "memory": {"flash_bytes", "sram_static_bytes", "sram_peak_bytes", "stack_peak_bytes",
                    "stack_reserved_bytes", "sdram_bytes", "sdram_peak_bytes", "arena_bytes": {arena: planned},
                    "arena_peak_bytes": {arena: written}, "regions": [{"name", "kind", "size", "static",
@@ -102,6 +107,11 @@ class ProfileConfig:
     emulator: str = "unicorn"
     memory_timing: bool = True
     diagnose: bool = True
+    target: str = "emulator"  # "hw": run on the real board through a probe, the unicorn model beside it
+    probe: str | None = None  # hw: ST-LINK unique id (None: the only one connected) or "emulator"
+    serial: str | None = None  # hw: the console's serial port (the ST-LINK virtual COM port)
+    hw_timeout: float = 60.0  # hw: seconds one inference may take
+    probe_frequency: int | None = None  # hw: SWD clock in Hz (None: pyocd's default)
 
 
 @dataclass
@@ -131,6 +141,8 @@ class LayerProfile:
     clusters: int | None  # summed over images
     phases: dict[str, float]
     speedup_vs_dense: float | None = None
+    model_cycles: float | None = None  # --target hw: the cycle model's estimate for the same images
+    hw_vs_model: float | None = None  # --target hw: cycles (DWT on hardware) / model_cycles
 
 
 @dataclass
@@ -154,6 +166,8 @@ class RunProfile:
     build_dir: str | None = None
     build_cached: bool | None = None
     uart: list[str] = field(default_factory=list)  # console of the first image
+    model_cycles_total: float | None = None  # --target hw: the cycle model's estimate beside cycles_total
+    hw_vs_model: float | None = None  # --target hw: cycles_total / model_cycles_total
 
     @property
     def ok(self) -> bool:
@@ -181,6 +195,8 @@ class BoardProfile:
     runs: list[RunProfile] = field(default_factory=list)
     skipped: list[dict] = field(default_factory=list)
     cycle_source: str = CYCLE_SOURCE  # "none ..." for an emulator that counts no cycles (every cycle figure None)
+    target: str = "emulator"  # "hw": measured on the board (cycle_source "DWT on hardware ...")
+    probe: str | None = None  # hw: the probe and its target
 
     @property
     def ok(self) -> bool:
@@ -193,6 +209,7 @@ class BoardProfile:
         return {"format": FORMAT, "board": self.board, "core": self.core, "clock_hz": self.clock_hz,
                 "model": self.model, "emulator": self.emulator, "cycle_source": self.cycle_source,
                 "cycles_available": not self.cycle_source.startswith("none"),
+                "target": self.target, "probe": self.probe,
                 "cycle_model": self.cycle_model, "memory_timing": self.memory_timing, "images": self.images,
                 "data": self.data, "skipped": self.skipped, "ok": self.ok,
                 "runs": [r.to_json() for r in self.runs]}
@@ -406,7 +423,8 @@ def _options(backend: str, memory_timing: bool) -> dict:
 
 
 def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: np.ndarray, labels: np.ndarray,
-              cfg: ProfileConfig, progress: Progress | None) -> RunProfile:
+              cfg: ProfileConfig, progress: Progress | None, opener: Callable | None = None) -> RunProfile:
+    """``opener`` replaces :func:`open_board` (``--target hw``: the board, the model beside it)."""
     run = RunProfile(mode=mode)
     cycles = COUNTS_CYCLES[cfg.emulator]
     try:
@@ -424,8 +442,8 @@ def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: n
     desc = f"{board.name} {spec.model} {mode}"
     for i in range(len(images)):
         try:
-            r = open_board(build.elf, board, backend=cfg.emulator,
-                           **_options(cfg.emulator, cfg.memory_timing)).run(x[i])
+            r = (opener or open_board)(build.elf, board, backend=cfg.emulator,
+                                       **_options(cfg.emulator, cfg.memory_timing)).run(x[i])
         except FirmwareFault as exc:
             run.error = f"image {i}: {exc}"
             break
@@ -529,6 +547,17 @@ def profile(cfg: ProfileConfig, progress: Progress | None = None) -> list[BoardP
         from trecsim.emulators.renode_backend import require_renode
 
         require_renode()
+    if cfg.target not in ("emulator", "hw"):
+        raise ConfigError(f"unknown target '{cfg.target}'", fix="use --target emulator (default) or --target hw")
+    if cfg.target == "hw" and cfg.emulator != "unicorn":
+        raise ConfigError(f"--target hw puts the unicorn cycle model beside the board, not {cfg.emulator}",
+                          where=f"--emulator {cfg.emulator}", fix="leave --emulator at unicorn with --target hw")
+    if cfg.target != "hw" and (cfg.serial or cfg.probe):
+        raise ConfigError("--probe and --serial are for a real board", where="--probe/--serial",
+                          fix="add --target hw, or leave them out")
+    if cfg.target == "hw" and not cfg.hw_timeout > 0:
+        raise ConfigError(f"--hw-timeout {cfg.hw_timeout} is not a positive number of seconds",
+                          fix="pass e.g. --hw-timeout 60")
     board_list = [boards.get_board(name) for name in cfg.boards]
     specs, skipped = _specs(cfg)
     images, labels, source = _load_images(cfg)
@@ -542,8 +571,21 @@ def profile(cfg: ProfileConfig, progress: Progress | None = None) -> list[BoardP
                           memory_timing=cfg.memory_timing and counts, images=len(labels), data=source,
                           skipped=list(skipped),
                           cycle_source=CYCLE_SOURCE if counts else f"none ({cfg.emulator} counts no cycles)")
-        for mode, spec in specs:
-            bp.runs.append(_run_mode(mode, spec, board, images, labels, cfg, progress))
+        session = None
+        if cfg.target == "hw":
+            from trecsim.profile.hardware import HardwareSession
+
+            session = HardwareSession(board, cfg.probe, serial=cfg.serial, timeout_s=cfg.hw_timeout,
+                                      frequency=cfg.probe_frequency, memory_timing=cfg.memory_timing)
+        try:
+            for mode, spec in specs:
+                bp.runs.append(_run_mode(mode, spec, board, images, labels, cfg, progress,
+                                         session.open_board if session else None))
+            if session is not None:
+                session.annotate(bp)
+        finally:
+            if session is not None:
+                session.close()
         _speedups(bp)
         out.append(bp)
     return out

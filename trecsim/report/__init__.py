@@ -165,9 +165,32 @@ def _ours(doc: dict) -> list[tuple[str, str]]:
 
 
 def _doc_title(doc: dict) -> str:
+    if doc.get("target") == "hw":
+        return (f"{doc['model']} on {doc['board']} ({doc['core']} @ {doc['clock_hz'] / 1e6:g} MHz), "
+                f"{doc['images']} images from the {doc['data']}, on the board through {doc.get('probe')}; cycles: "
+                f"{doc['cycle_source']}; beside them the model estimate of the same images ({doc['cycle_model']}"
+                f"{', data-memory timing' if doc.get('memory_timing') else ''})")
     return (f"{doc['model']} on {doc['board']} ({doc['core']} @ {doc['clock_hz'] / 1e6:g} MHz), "
             f"{doc['images']} images from the {doc['data']}, emulator {doc['emulator']}; cycles: "
             f"{doc['cycle_source']}{' with data-memory timing' if doc.get('memory_timing') else ''}")
+
+
+def _calibration_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
+    """--target hw: per mode and layer the measured cycles, the model's estimate and their ratio."""
+    measured = "DWT on hardware" if doc["cycle_source"].startswith("DWT on hardware") else "measured cycles"
+    head = ["mode", "layer", measured, "model estimate", "measured / model"]
+    rows = []
+    for r in _ok_runs(doc):
+        if r.get("model_cycles_total") is None:
+            continue
+        for l in r["layers"]:
+            ratio = l.get("hw_vs_model")
+            rows.append([r["mode"], l["name"], f"{l['cycles']:,.0f}",
+                         "-" if l.get("model_cycles") is None else f"{l['model_cycles']:,.0f}",
+                         "-" if ratio is None else f"{ratio:.3f}"])
+        rows.append([r["mode"], "total", f"{r['cycles_total']:,.0f}", f"{r['model_cycles_total']:,.0f}",
+                     "-" if r.get("hw_vs_model") is None else f"{r['hw_vs_model']:.3f}"])
+    return head, rows
 
 
 def terminal_table(docs: Sequence[dict]) -> str:
@@ -183,6 +206,9 @@ def terminal_table(docs: Sequence[dict]) -> str:
                        "r_c = remaining ratio measured on the board)" if _has_cycles(doc) else
                        f"  (no cycles: {doc['cycle_source']}; outputs are checked bit for bit; "
                        "r_c = remaining ratio measured on the board)")
+        if doc.get("target") == "hw" and _calibration_rows(doc)[1]:
+            out += ["", f"  calibration: {doc['cycle_source']} beside the cycle model's estimate",
+                    *("  " + line for line in _grid(*_calibration_rows(doc)))]
         out += ["", *("  " + line for line in _grid(*_summary_rows(doc)))]
         for r in doc["runs"]:
             if r.get("error"):
@@ -213,6 +239,9 @@ def markdown(docs: Sequence[dict], images: Sequence[str] = (), trace_file: str |
             lines.append(f"- skipped {s['mode']}: {s['reason']}")
         if _ok_runs(doc):
             lines += ["### Per layer", "", *_md_table(*_rows(doc)), ""]
+        if doc.get("target") == "hw" and _calibration_rows(doc)[1]:
+            lines += ["### Measured beside the cycle model", "", f"Measured: {doc['cycle_source']}.", "",
+                      *_md_table(*_calibration_rows(doc)), ""]
         lines += ["### Per model", "", *_md_table(*_summary_rows(doc)), ""]
         for r in doc["runs"]:
             if r.get("error"):
