@@ -18,11 +18,9 @@ Profiling An Uncommitted Mode Asked For Explicitly Is Refused
     Run Trecsim    profile    --model    ${model}    --modes    ${mode}    --quiet
     Command Should Fail With Message    ${model}-${mode}    cifarnet-dense
 
-The QEMU And Renode Backends Say They Are Not Implemented Yet And What To Use
-    Run Trecsim    profile    --emulator    qemu    --quiet
-    Command Should Fail With Message    not implemented yet    --emulator unicorn
+Profiling On Renode Where Renode Is Not Installed Says How To Install It
     Run Trecsim    profile    --emulator    renode    --quiet
-    Command Should Fail With Message    not implemented yet    --emulator unicorn
+    Command Should Fail With Message    --emulator renode    pip install 'trecsim[renode]'    PYRENODE_PKG
 
 Zero Images Are Refused
     Run Trecsim    profile    --images    0    --quiet

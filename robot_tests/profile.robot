@@ -37,6 +37,13 @@ The Profile Command Writes A Bit-Exact Report, Plots, Trace And JSON
     File Should Exist    ${OUTPUT DIR}/profile/trace.json
     File Should Exist    ${OUTPUT DIR}/profile/cifarnet-stm32f469i-disco-cycles.png
 
+The QEMU Cross-Check Runs The Same Sources Bit Exact On Both Boards And Claims No Cycles
+    [Template]    NONE
+    Run Trecsim    profile    --emulator    qemu    --board    all    --modes    dense,se-trec    --images    2
+    ...            --quiet    --out    ${OUTPUT DIR}/qemu
+    Command Should Succeed
+    Output Should Contain    emulator qemu    bit-exact    no cycles    n/a    stm32f469i-disco    nucleo-f746zg
+
 The Dense CifarNet Inference Stays Within Its Cycle And Stack Budget
     [Template]    NONE
     Load Board And Model    stm32f469i-disco    cifarnet    dense
