@@ -12,6 +12,12 @@ then assertions: ``Outputs Should Match Golden``, ``Wait For Line On Uart``,
 ``Cycles Should Be Below``, ``Stack Peak Should Be Below``; faults:
 ``Inject Undefined Instruction At``, ``Limit Instructions To``, ``Firmware Fault Should Be
 Reported``; the whole check of one combination: ``Model Runs Bit Exact On A Few Images``.
+
+Real boards (``trecsim.hw``): ``Real Board Should Be Connected`` (skips with what to connect unless
+the environment variable TRECSIM_HW_BOARD names the board), ``Connect Probe`` (after it, ``Run Image``
+flashes the build to the board and runs there; ``Connect Probe    emulator`` runs the same flow on the
+emulator behind the probe interface), ``Measured Cycles Should Be Within`` (the cycle model's estimate
+for the same image), ``Disconnect Probe``.
 """
 
 from __future__ import annotations
@@ -83,6 +89,11 @@ class TrecsimKeywords:
         self._image: int | None = None
         self._patches: list[tuple[str, bytes]] = []  # (function, bytes written at its entry)
         self._budget: int | None = None
+        self._probe = None  # trecsim.hw.Probe after `Connect Probe`: runs go to the board
+        self._console = None  # trecsim.hw.SerialConsole
+        self._hw_timeout = 60.0
+        self._hw_targets: dict[str, object] = {}  # ELF path -> trecsim.hw.HardwareBoard (flashed once)
+        self._input = None  # model input of the last run
 
     # ------------------------------------------------------------------ command line
 
@@ -386,6 +397,9 @@ class TrecsimKeywords:
 
         spec, board, build = self._current_spec(), self._current_board(), self._current_build()
         image = data.load_sample().images[int(index):int(index) + 1]
+        self._input = golden.model_input(spec, image)[0]
+        if self._probe is not None:
+            return self._hardware_target(build, board).run(self._input)
         options = {"memory_timing": True}
         if self._budget is not None:
             options["budget"] = self._budget
@@ -395,6 +409,87 @@ class TrecsimKeywords:
             emu.uc.mem_write(addr, code)
             logger.info(f"injected {code.hex()} at {function} (0x{addr:08X})")
         return emu.run(golden.model_input(spec, image)[0])
+
+    def _hardware_target(self, build, board):
+        from trecsim import hw
+
+        if self._patches or self._budget is not None:
+            raise Failure("injected faults and instruction budgets are for the emulator, not a probe")
+        target = self._hw_targets.get(str(build.elf))
+        if target is None:
+            target = hw.HardwareBoard(build.elf, board, self._probe, console=self._console,
+                                      timeout_s=self._hw_timeout)
+            self._hw_targets[str(build.elf)] = target
+            logger.info(f"{build.elf} programmed through {self._probe.description}")
+        return target
+
+    # ------------------------------------------------------------------ real boards
+
+    @keyword("Real Board Should Be Connected")
+    def real_board_should_be_connected(self, board: str) -> None:
+        """Skips the test, saying what to connect, unless the environment variable TRECSIM_HW_BOARD names
+        ``board`` (the board is then expected on this machine's USB, its ST-LINK the only probe or the one
+        in TRECSIM_HW_PROBE)."""
+        name = boards.get_board(board).name
+        if os.environ.get("TRECSIM_HW_BOARD", "").strip().lower() != name:
+            raise SkipExecution(f"needs a real {name}: connect its ST-LINK USB, then set TRECSIM_HW_BOARD={name} "
+                                f"(and TRECSIM_HW_SERIAL=/dev/ttyACM0 for its console; platforms/README.md, "
+                                f"'Real boards')")
+
+    @keyword("Connect Probe")
+    def connect_probe(self, probe: str | None = None, serial: str | None = None, timeout: float = 60) -> str:
+        """Connects the loaded board's probe (``probe``: an ST-LINK unique id, empty for the only one
+        connected or TRECSIM_HW_PROBE, or ``emulator``) and, with ``serial``, its console port; from now on
+        ``Run Image`` runs on the board. Returns the probe's description."""
+        from trecsim import hw
+
+        self.disconnect_probe()
+        board = self._current_board()
+        probe = probe or os.environ.get("TRECSIM_HW_PROBE") or None
+        serial = serial or os.environ.get("TRECSIM_HW_SERIAL") or None
+        self._probe = hw.connect(board, probe)
+        if serial:
+            try:
+                self._console = hw.open_serial(serial)
+            except BaseException:
+                self.disconnect_probe()
+                raise
+        self._hw_timeout = float(timeout)
+        logger.info(f"{board.name} through {self._probe.description}; cycles: {self._probe.cycle_source}")
+        return self._probe.description
+
+    @keyword("Disconnect Probe")
+    def disconnect_probe(self) -> None:
+        if self._console is not None:
+            self._console.close()
+        if self._probe is not None:
+            self._probe.close()
+        self._probe, self._console, self._hw_targets = None, None, {}
+
+    @keyword("Measured Cycles Should Be Within")
+    def measured_cycles_should_be_within(self, tolerance: str = "25 %") -> float:
+        """Runs the last image on the cycle model (Unicorn) too and checks every layer's measured cycles
+        against the model's estimate: |measured / model - 1| within ``tolerance`` ('10 %'); logs the
+        calibration table and returns the whole inference's ratio."""
+        from trecsim.emulators import open_board
+
+        r = self._last_run()
+        if self._probe is None:
+            raise Failure("no probe is connected: the last run was the model itself")
+        limit = float(str(tolerance).replace("%", "").strip()) / 100
+        model = open_board(self._current_build().elf, self._current_board(), memory_timing=True).run(self._input)
+        rows, worst = [], []
+        for measured, estimate in zip(r.layers, model.layers):
+            ratio = measured.cycles / estimate.cycles if estimate.cycles else float("inf")
+            rows.append(f"{measured.name:<8} {measured.cycles:>12,} {estimate.cycles:>12,} {ratio:8.3f}")
+            if abs(ratio - 1) > limit:
+                worst.append(f"{measured.name} {ratio:.3f}")
+        total = r.model_cycles / model.model_cycles
+        logger.info(f"{r.cycle_source} beside the model estimate:\nlayer        measured        model    ratio\n"
+                    + "\n".join(rows) + f"\ntotal    {r.model_cycles:>12,} {model.model_cycles:>12,} {total:8.3f}")
+        if worst:
+            raise Failure(f"measured / model outside 1 +- {tolerance}: {', '.join(worst)}")
+        return total
 
     @keyword("Run Image")
     def run_image(self, index: int = 0) -> None:
