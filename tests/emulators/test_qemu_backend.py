@@ -122,6 +122,14 @@ int main(void) {
     return 0;
 }
 """,
+    # the stack pointer outside RAM: the UsageFault cannot be stacked, the handler faults again: lockup
+    "lockup": HEADER + """int main(void) {
+    trec_uart_init();
+    trec_uart_puts("no stack\\n");
+    __asm volatile("mov sp, %0\\n\\tudf #0" :: "r"(0x30000100u) : "memory"); /* line 6 */
+    return 0;
+}
+""",
     "loop": HEADER + """int main(void) {
     trec_uart_init();
     trec_uart_puts("spinning\\n");
@@ -181,6 +189,15 @@ def test_a_hang_is_interrupted_at_the_deadline_with_its_pc(tmp_path):
     f = info.value
     assert f.kind == "timeout" and "1.5 s" in str(f)
     assert f.pc_where.startswith("main (tiny_main.c:") and f.uart_tail == ("spinning",)
+
+
+def test_a_lockup_ends_qemu_and_is_reported_with_qemus_message(tmp_path):
+    name = BOARDS[0]
+    with pytest.raises(FirmwareFault) as info:
+        run_firmware(_tiny(name, "lockup", tmp_path, qemu=True), boards.get_board(name), backend="qemu", timeout_s=30)
+    f = info.value
+    assert f.kind == "lockup" and "qemu: fatal: Lockup" in str(f) and f.uart_tail == ("no stack",)
+    assert f.pc is not None and "--emulator unicorn" in str(f)
 
 
 # --------------------------------------------------------------------------- set-up errors

@@ -346,16 +346,27 @@ class QemuBoard:
         return self._fault(kind, what, cfsr=int(rec["cfsr"]), pc=int(rec["pc"]), lr=int(rec["lr"]))
 
     def _gone(self) -> FirmwareFault:
+        """QEMU ended on its own: "qemu: fatal: Lockup ..." (a fault it could not take, e.g. in a fault
+        handler) with a register dump (R14, R15), or another exit."""
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:  # pragma: no cover
             pass
-        said = self._qemu_said() or "no message"
+        try:
+            text = self._stderr.read_text(errors="replace")
+        except OSError:
+            text = ""
+        fatal = next((ln.strip() for ln in text.splitlines() if ln.startswith("qemu: fatal:")), None)
+        regs = dict(re.findall(r"\b(R1[45])=([0-9a-fA-F]{8})", text))
+        pc = int(regs["R15"], 16) if "R15" in regs else None
+        lr = int(regs["R14"], 16) if "R14" in regs else None
+        said = fatal or self._qemu_said() or "no message"
         kind = "lockup" if "lockup" in said.lower() else "QEMU exited"
         return self._fault(kind, f"QEMU stopped before the firmware set trec_done (exit code {self.proc.returncode}): "
-                                 f"{said}",
-                           fix="a fault inside a fault handler locks the core up; look at the last console lines "
-                               "and run the firmware with --emulator unicorn for a decoded fault")
+                                 f"{said}", pc=pc, lr=lr,
+                           fix="a fault the core cannot take (in a fault handler, or with the stack pointer outside "
+                               "RAM) locks it up; look at PC and the last console lines, and run the firmware with "
+                               "--emulator unicorn for a decoded fault")
 
     def start(self, watches: dict[int, tuple[int, int]] | None = None) -> tuple[str, float, dict[int, bytes]]:
         """Runs from reset until the firmware sets trec_done; returns ("done flag", wall seconds, captures).
