@@ -192,6 +192,12 @@ def _unescape(raw: bytes) -> str:
 # --------------------------------------------------------------------------- the board
 
 
+def _no_core_dumps() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
 def _stop(proc: subprocess.Popen | None, sock: socket.socket | None, tmp: str | None) -> None:
     if sock is not None:
         try:
@@ -239,10 +245,12 @@ class QemuBoard:
         sock_path = Path(self._tmp) / "gdb.sock"
         self.command = [binary, "-machine", self.machine.name, "-cpu", self.machine.cpu, "-nodefaults",
                         "-display", "none", "-nic", "none", "-serial", f"file:{self._uart}",
-                        "-kernel", str(self.elf.path), "-S", "-gdb", f"unix:{sock_path},server=on,wait=off"]
+                        "-kernel", str(Path(self.elf.path).resolve()), "-S", "-gdb", f"unix:{sock_path},server=on,wait=off"]
         self._stderr = Path(self._tmp) / "qemu.stderr"
         with open(self._stderr, "wb") as err:
-            self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=err, stderr=err)
+            # in its temporary folder and without core dumps: a lockup ends QEMU with abort()
+            self.proc = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
+                                         cwd=self._tmp, preexec_fn=_no_core_dumps)
         self.sock: socket.socket | None = None
         self._finalizer = weakref.finalize(self, _stop, self.proc, None, self._tmp)
         deadline = time.monotonic() + START_TIMEOUT_S
