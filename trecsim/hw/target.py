@@ -61,8 +61,8 @@ KNOWN_DEV_IDS = {0x410: "STM32F10x medium density", 0x411: "STM32F2xx", 0x413: "
 #: trec_error codes of the chip set-up (firmware/runtime/trec_board.h) and what to check.
 INIT_ERRORS = {
     -101: ("the HSE never became ready (RCC_CR HSERDY)",
-           "on the F469-DISCO check the 8 MHz crystal X2; on the Nucleo the ST-LINK's MCO must feed PH0 "
-           "(solder bridges SB148 on, SB112 and SB149 as shipped)"),
+           "on the F469-DISCO check its 8 MHz HSE crystal; on the Nucleo the 8 MHz comes from the ST-LINK's MCO "
+           "on PH0: keep the HSE solder bridges as shipped (UM1974, 'HSE clock') and the ST-LINK powered"),
     -102: ("the PLL did not lock (RCC_CR PLLRDY)", "check the HSE frequency (8 MHz) and the board revision"),
     -103: ("over-drive did not become ready (PWR_CSR ODRDY)", "check the supply voltage (VDD 3.3 V)"),
     -104: ("the over-drive switch did not complete (PWR_CSR ODSWRDY)", "check the supply voltage (VDD 3.3 V)"),
