@@ -122,6 +122,17 @@ int main(void) {
     return 0;
 }
 """,
+    # VMAXNM.F32 s0, s0, s1: FPv5, which the F746's Cortex-M7 has and the F469's Cortex-M4F does not
+    "fpv5": HEADER + """int main(void) {
+    trec_uart_init();
+    trec_uart_puts("fpv5\\n");
+    __asm volatile(".inst.w 0xfe800a20" ::: "memory"); /* line 6 */
+    trec_uart_puts("survived\\n");
+    trec_done = 1u;
+    __asm volatile("bkpt #0");
+    return 0;
+}
+""",
     # the stack pointer outside RAM: the UsageFault cannot be stacked, the handler faults again: lockup
     "lockup": HEADER + """int main(void) {
     trec_uart_init();
@@ -173,13 +184,20 @@ def test_a_disabled_fpu_faults_under_qemu_but_not_under_unicorn(name, tmp_path):
     assert r.console == ["fpu off", "survived"]
 
 
-def test_a_double_precision_instruction_faults_on_the_cortex_m4(tmp_path):
+@pytest.mark.parametrize("prog", ["double", "fpv5"])
+def test_an_instruction_the_cortex_m4_lacks_faults_under_qemu_cortex_m4(prog, tmp_path):
     name = "stm32f469i-disco"
     with pytest.raises(FirmwareFault) as info:
-        run_firmware(_tiny(name, "double", tmp_path, qemu=True), boards.get_board(name), backend="qemu", timeout_s=30)
+        run_firmware(_tiny(name, prog, tmp_path, qemu=True), boards.get_board(name), backend="qemu", timeout_s=30)
     f = info.value
     assert f.kind == "UsageFault" and f.cfsr_bits[0].startswith("UNDEFINSTR")
-    assert f.pc_where == "main (tiny_main.c:6)" and f.uart_tail == ("double",)
+    assert f.pc_where == "main (tiny_main.c:6)" and f.uart_tail == (prog,)
+
+
+def test_the_same_fpv5_instruction_runs_on_qemus_cortex_m7(tmp_path):
+    name = "nucleo-f746zg"
+    r = run_firmware(_tiny(name, "fpv5", tmp_path, qemu=True), boards.get_board(name), backend="qemu", timeout_s=30)
+    assert r.console == ["fpv5", "survived"]
 
 
 def test_a_hang_is_interrupted_at_the_deadline_with_its_pc(tmp_path):
