@@ -2,7 +2,8 @@
 machines (mps2-an386 as the F469's Cortex-M4F, mps2-an500 as the F746's Cortex-M7), runs with outputs
 and cluster counts bit-identical to the Unicorn run and the golden model, prints the same console
 lines, and claims no cycles; QEMU catches what Unicorn lets through (a disabled FPU, an instruction
-the Cortex-M4 lacks); hangs, a missing QEMU and a wrongly linked ELF are reported with the fix."""
+the Cortex-M4 lacks); hangs and lockups are reported with the PC (a missing QEMU and a wrongly linked
+ELF: test_qemu_missing.py)."""
 
 from __future__ import annotations
 
@@ -219,22 +220,6 @@ def test_a_lockup_ends_qemu_and_is_reported_with_qemus_message(tmp_path):
 
 
 # --------------------------------------------------------------------------- set-up errors
-
-
-def test_an_elf_linked_for_the_stm32_map_is_refused_with_the_fix():
-    spec, board, _, ubuild = _builds("dense", BOARDS[0])
-    with pytest.raises(EmulatorError) as info:
-        open_board(ubuild.elf, board, backend="qemu")
-    assert "linked for the STM32" in str(info.value) and "variant='qemu'" in str(info.value)
-
-
-def test_a_missing_qemu_says_how_to_install_it(monkeypatch):
-    spec, board, qbuild, _ = _builds("dense", BOARDS[0])
-    monkeypatch.setenv("TRECSIM_QEMU", "/nonexistent/qemu-system-arm")
-    with pytest.raises(EmulatorError) as info:
-        open_board(qbuild.elf, board, backend="qemu")
-    assert "not found" in str(info.value) and "apt-get install qemu-system-arm" in str(info.value)
-    assert not isinstance(info.value, FirmwareFault)
 
 
 def test_a_board_runs_once_and_symbols_are_read_by_name():
