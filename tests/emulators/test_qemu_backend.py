@@ -1,8 +1,8 @@
 """The QEMU cross-check: the committed CifarNet firmware (dense and SE-TREC), built for QEMU's MPS2
 machines (mps2-an386 as the F469's Cortex-M4F, mps2-an500 as the F746's Cortex-M7), runs with outputs
 and cluster counts bit-identical to the Unicorn run and the golden model, prints the same console
-lines, and claims no cycles; QEMU catches what Unicorn lets through (a disabled FPU, an instruction
-the Cortex-M4 lacks); hangs and lockups are reported with the PC (a missing QEMU and a wrongly linked
+lines, and claims no cycles; QEMU catches what Unicorn lets through (a disabled FPU) and refuses
+what the Cortex-M4 lacks (FPv5, double precision); hangs and lockups are reported with the PC (a missing QEMU and a wrongly linked
 ELF: test_qemu_missing.py)."""
 
 from __future__ import annotations

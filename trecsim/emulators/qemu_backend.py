@@ -1,8 +1,8 @@
 """The cross-check emulator: QEMU (``qemu-system-arm``) running the firmware on an Arm MPS2 machine.
 
 QEMU is a second, independent model of the core: unlike Unicorn it takes exceptions into the
-firmware's vector table, faults on a disabled FPU (UsageFault NOCP) and refuses the instructions
-a Cortex-M4 lacks. It has no STM32 machine, so the firmware is the ``variant="qemu"`` build of the
+firmware's vector table and faults on a disabled FPU (UsageFault NOCP); like Unicorn it refuses the
+instructions a Cortex-M4 lacks (FPv5, double precision). It has no STM32 machine, so the firmware is the ``variant="qemu"`` build of the
 same sources (:mod:`trecsim.firmware.mps2`: ``mps2-an386`` for the Cortex-M4F board, ``mps2-an500``
 for the Cortex-M7 one, the board's regions relocated into the machine's RAM, the CMSDK UART0 as
 console). ``-cpu`` names the board's core so that QEMU checks what that core allows.
