@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import dense_build, sample
+from hw_fixtures import dense_build, sample
 
 import trecsim
 from trecsim import boards, hw

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import dense_build, sample
+from hw_fixtures import dense_build, sample
 
 from trecsim import hw
 from trecsim.emulators import open_board

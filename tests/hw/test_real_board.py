@@ -8,7 +8,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import BOARDS, dense_build, sample
+from hw_fixtures import BOARDS, dense_build, sample
 
 from trecsim import boards, hw
 from trecsim.emulators import open_board
