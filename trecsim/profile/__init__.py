@@ -280,7 +280,8 @@ def layer_outputs(build: BuildResult, spec: specmod.ModelSpec, board: boards.Boa
                   *, backend: str = "unicorn", memory_timing: bool = True) -> dict[str, np.ndarray]:
     """Runs the firmware once and returns every layer's output tensor (int8, its spec shape) as it was
     when the layer finished: a write hook on ``trec_cycles[i].cycles`` (written right after layer i's
-    kernel returns) copies the tensor out of its arena before later layers reuse the memory."""
+    kernel returns) copies the tensor out of its arena before later layers reuse the memory (under qemu, a
+    gdb write watchpoint on the same field)."""
     import unicorn
 
     from trecsim.emulators.result import LAYER_RECORD
