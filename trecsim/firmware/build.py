@@ -145,13 +145,14 @@ def _sources(out: Path, variant: str | None) -> list[Path]:
     return [*sorted(KERNEL_DIR.glob("*.c")), *runtime, out / "model.c"]
 
 
-def _input_files() -> list[Path]:
+def _input_files(variant: str | None = None) -> list[Path]:
     here = Path(__file__).resolve().parent
     package = here.parent
     files = [*sorted(KERNEL_DIR.glob("*.[ch]")), *sorted(RUNTIME_DIR.glob("*.[ch]")),
-             *sorted(MPS2_DIR.glob("*.[ch]")), *sorted(codegen.TEMPLATE_DIR.glob("*.j2")),
-             *sorted((package / "codegen").glob("*.py")), *sorted((package / "memory").glob("*.py")),
-             Path(__file__).resolve(), Path(mps2.__file__).resolve()]
+             *sorted(codegen.TEMPLATE_DIR.glob("*.j2")), *sorted((package / "codegen").glob("*.py")),
+             *sorted((package / "memory").glob("*.py")), Path(__file__).resolve()]
+    if variant == "qemu":
+        files += [*sorted(MPS2_DIR.glob("*.[ch]")), Path(mps2.__file__).resolve()]
     return files
 
 
@@ -170,7 +171,7 @@ def build_key(spec: ModelSpec, board: Board, flags: list[str], stack_bytes: int,
     add("compiler", compiler.encode())
     add("flags", "\0".join([*flags, *LINK_FLAGS]).encode())
     add("stack", str(stack_bytes).encode())
-    for path in _input_files():
+    for path in _input_files(variant):
         add(path.name, path.read_bytes())
     add("spec", json.dumps(spec.to_json(), sort_keys=True, default=str).encode())
     for layer in spec.layers:
