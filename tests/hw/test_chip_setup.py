@@ -148,3 +148,56 @@ def test_a_build_for_another_machine_leaves_the_chip_set_up_out(tmp_path):
     assert {"clocks", "sdram", "trec_board_init"} <= symbols(files["board.h"])
     bare = symbols(other)
     assert "trec_board_init" in bare and not {"clocks", "sdram", "gpio_af"} & bare
+
+
+def test_the_sdram_answers_only_after_the_firmwares_fmc_set_up():
+    import unicorn
+
+    board = boards.get_board("stm32f469i-disco")
+    emu = UnicornBoard(dense_build(board.name).elf, board)
+    with pytest.raises(unicorn.UcError):
+        emu.uc.mem_read(0xC0000000, 4)
+    emu.write_symbol("trec_input", sample()[0])
+    emu.start()
+    assert emu.chip.sdram_ready
+    emu.uc.mem_write(0xC0FFFFFC, b"\x01\x02\x03\x04")
+    assert bytes(emu.uc.mem_read(0xC0FFFFFC, 4)) == b"\x01\x02\x03\x04"
+
+
+def test_a_firmware_that_skips_the_set_up_faults_on_its_first_sdram_access():
+    """Plain TREC CifarNet spills conv2's buffers to SDRAM on the F469-DISCO: without the FMC set-up that is
+    a bus error on the chip, and in the emulator."""
+    from trecsim.emulators import open_board
+    from trecsim.errors import FirmwareFault
+    from trecsim.firmware.build import build_firmware
+
+    board = boards.get_board("stm32f469i-disco")
+    spec = specmod.load_trained("cifarnet", "trec")
+    build = build_firmware(spec, board)
+    assert build.size.sdram > 0
+    emu = open_board(build.elf, board)
+    emu.uc.mem_write(emu.elf.symbol("trec_board_init").address & ~1, b"\x70\x47")  # bx lr: no set-up
+    with pytest.raises(FirmwareFault) as info:
+        emu.run(sample()[0])
+    assert info.value.kind == "BusFault" and "0xC0" in str(info.value)
+    assert "before the firmware's FMC SDRAM set-up" in str(info.value)
+
+
+@pytest.mark.parametrize("modes, ready", [((1, 2, 3, 4), True), ((1, 3, 2, 4), False), ((1, 2, 4), False),
+                                          ((2, 1, 2, 3, 3, 4), True)])
+def test_the_sdram_model_needs_the_jedec_sequence_in_order(modes, ready):
+    from trecsim.emulators.chipregs import ChipRegisters
+
+    chip = ChipRegisters(boards.get_board("stm32f469i-disco"))
+    calls = []
+    chip.on_sdram_ready = lambda: calls.append(True)
+    page = FMC & ~0xFFF
+
+    def write(offset, value):
+        chip._on_write(None, FMC + offset - page, 4, value, page)  # noqa: SLF001 - as the MMIO callback
+
+    write(0x140, 0x19E4)
+    for mode in modes:
+        write(0x150, mode | 1 << 4)
+    write(0x154, 1385 << 1)
+    assert chip.sdram_ready is ready and calls == ([True] if ready else [])

@@ -11,7 +11,12 @@ status bits the set-up waits on follow their control bits as on the chip (RM0386
   PLLI2SON, PLLSAIRDY PLLSAION;
 - RCC_CFGR: SWS shows SW;
 - PWR_CSR(1): VOSRDY set, ODRDY follows ODEN, ODSWRDY follows ODSWEN;
-- FMC_SDSR: never busy (a command completes at once).
+- FMC_SDSR: never busy (a command completes at once);
+- the external SDRAM becomes usable (:attr:`ChipRegisters.sdram_ready`, then ``on_sdram_ready`` is
+  called: the backend maps the SDRAM region only then) once SDCR1 is programmed and bank 1 received
+  the JEDEC sequence (clock enable, precharge all, auto-refresh, load mode register, in this order)
+  and the refresh timer is set (FMC_SDRTR COUNT != 0): before that an access faults, as the chip's
+  does.
 
 Only these pages take the Python callbacks, and the set-up runs once before ``main``, so the speed
 of the emulator is unchanged. Every write is recorded (:attr:`ChipRegisters.writes`) and
@@ -51,7 +56,8 @@ M7_DCACHE_CCSIDR = 0xF0000000 | (32 - 1) << 13 | (4 - 1) << 3 | 1
 RCC_CR, RCC_PLLCFGR, RCC_CFGR = 0x00, 0x04, 0x08
 PWR_CR, PWR_CSR = 0x00, 0x04
 FLASH_ACR = 0x00
-FMC_SDSR = 0x158
+FMC_SDCR1, FMC_SDCMR, FMC_SDRTR, FMC_SDSR = 0x140, 0x150, 0x154, 0x158
+JEDEC_SEQUENCE = (1, 2, 3, 4)  # SDCMR MODE: clock enable, PALL, auto-refresh, load mode register
 #: reset values (RM0386 6.3 / RM0385 5.3, 4.4.1; F469 PWR_CR VOS = scale 1 at reset as on the F7)
 RESETS = {("rcc", RCC_CR): 0x0000_0083, ("rcc", RCC_PLLCFGR): 0x2400_3010, ("pwr", PWR_CR): 0x0000_C000}
 
@@ -97,6 +103,9 @@ class ChipRegisters:
             if name in self.bases:
                 self._store(self.bases[name] + off, 4, value)
         self.writes: list[tuple[int, int]] = []  # (address, value) in order
+        self.sdram_ready = False
+        self.on_sdram_ready = None  # called once when the SDRAM becomes usable
+        self._sdram_steps: list[int] = []  # SDCMR modes sent to bank 1, in order
 
     # ------------------------------------------------------------------ storage
 
@@ -155,10 +164,29 @@ class ChipRegisters:
         shift = 8 * (address & 3)
         return word >> shift & ((1 << 8 * size) - 1)
 
+    @property
+    def gates_sdram(self) -> bool:
+        """The SDRAM exists only after the FMC set-up (the board has an FMC modelled here)."""
+        return "FMC_CONTROL" in self.bases
+
     def _on_write(self, uc, offset: int, size: int, value: int, page: int) -> None:
         address = page + offset
         self._store(address, size, value)
         self.writes.append((address, int(value)))
+        if self.gates_sdram and not self.sdram_ready:
+            self._fmc_step(address, int(value))
+
+    def _fmc_step(self, address: int, value: int) -> None:
+        fmc = self.bases["FMC_CONTROL"]
+        if address == fmc + FMC_SDCMR and value >> 4 & 1:  # CTB1: a command for bank 1
+            self._sdram_steps.append(value & 7)
+        elif address == fmc + FMC_SDRTR and value >> 1 & 0x1FFF:
+            steps, it = self._sdram_steps, iter(self._sdram_steps)
+            in_order = all(step in it for step in JEDEC_SEQUENCE)
+            if steps and in_order and self.stored(fmc + FMC_SDCR1) & 0x3F:
+                self.sdram_ready = True
+                if self.on_sdram_ready is not None:
+                    self.on_sdram_ready()
 
     # ------------------------------------------------------------------ what was programmed
 

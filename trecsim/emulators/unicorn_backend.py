@@ -135,6 +135,7 @@ class UnicornBoard:
     def _map_memory(self) -> None:
         uc = self.uc
         mapped: list[tuple[int, int]] = []
+        self._unmapped_sdram = []
         for m in self.board.memories:
             perms = unicorn.UC_PROT_READ
             if m.kind != "flash":
@@ -144,8 +145,12 @@ class UnicornBoard:
             if m.base % PAGE or m.size % PAGE:
                 raise EmulatorError(f"memory {m.name} (0x{m.base:08X}, {m.size} bytes) is not 4 KB aligned",
                                     where=str(self.board.repl_path), fix="Unicorn maps whole 4 KB pages")
-            uc.mem_map(m.base, m.size, perms)
             mapped.append((m.base, m.end))
+            if m.kind == "sdram" and self.chip.gates_sdram:  # mapped once the firmware's FMC set-up is done
+                self._unmapped_sdram.append((m, perms))
+                self.chip.on_sdram_ready = self._map_sdram
+                continue
+            uc.mem_map(m.base, m.size, perms)
         special = {self.uart.page, DWT_PAGE, *self.chip.pages}
         pages: set[int] = set()
         for p in self.board.peripherals:
@@ -221,10 +226,21 @@ class UnicornBoard:
     def _arena_sections(self):
         return [s for s in self.elf.sections if s.name.startswith(".arena_") and s.size]
 
+    def _map_sdram(self) -> None:
+        """The FMC set-up is complete (chip model): the SDRAM answers from now on; its arenas are painted."""
+        for m, perms in self._unmapped_sdram:
+            self.uc.mem_map(m.base, m.size, perms)
+        self._unmapped_sdram = []
+        self._paint_arenas()
+
+    def _mapped(self, address: int) -> bool:
+        return not any(m.contains(address) for m, _ in self._unmapped_sdram)
+
     def _paint_arenas(self) -> None:
         for s in self._arena_sections():
-            n = s.size // 4
-            self.uc.mem_write(s.address, np.full(n, ARENA_PAINT, "<u4").tobytes())
+            if self._mapped(s.address):
+                n = s.size // 4
+                self.uc.mem_write(s.address, np.full(n, ARENA_PAINT, "<u4").tobytes())
 
     # ------------------------------------------------------------------ hooks (rare events only)
 
@@ -354,6 +370,8 @@ class UnicornBoard:
             access, address, size = inv
             r = self.board.region_at(address)
             region = f" ({r.name}, {r.kind})" if r else " (nothing is mapped there on this chip)"
+            if r is not None and not self._mapped(address):
+                region = f" ({r.name}, {r.kind}, before the firmware's FMC SDRAM set-up: a bus error on the chip too)"
         if self._stack_overflowed(sp):
             limit = self.elf.symbols["_stack_limit"].address
             return self._fault("stack overflow", f"SP 0x{sp:08X} went below the stack's limit 0x{limit:08X} "
@@ -413,6 +431,9 @@ class UnicornBoard:
     def _arena_peaks(self) -> dict[str, int]:
         out = {}
         for s in self._arena_sections():
+            if not self._mapped(s.address):  # the firmware never set up the SDRAM, so never used it
+                out[s.name[len(".arena_"):]] = 0
+                continue
             words = np.frombuffer(bytes(self.uc.mem_read(s.address, s.size // 4 * 4)), "<u4")
             touched = np.flatnonzero(words != ARENA_PAINT)
             out[s.name[len(".arena_"):]] = 4 * (int(touched[-1]) + 1) if len(touched) else 0
