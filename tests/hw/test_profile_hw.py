@@ -98,3 +98,27 @@ def test_a_serial_port_that_does_not_open_closes_the_probe(monkeypatch):
     with pytest.raises(TrecsimError) as info:
         HardwareSession(prof.boards.get_board("stm32f469i-disco"), "emulator", serial="/dev/ttyNOPE")
     assert "cannot open serial port /dev/ttyNOPE" in str(info.value) and closed == [True]
+
+
+def test_a_board_that_differs_from_the_emulator_is_reported_as_such(monkeypatch, tmp_path):
+    """A board whose output differs (here: a probe that corrupts one logit on the way back) fails the
+    profile with exit 1; the diagnosis, made on the emulator, says the emulator runs the image bit-exact."""
+    from trecsim.hw.probe import EmulatorProbe
+    from trecsim.profile import hardware
+
+    class CorruptingProbe(EmulatorProbe):
+        def read_memory(self, address, size):
+            data = bytearray(super().read_memory(address, size))
+            if self.emu is not None and address == self.emu.elf.symbol("trec_output").address:
+                data[3] ^= 0x40
+            return bytes(data)
+
+    monkeypatch.setattr(hardware.hw, "connect", lambda board, probe=None, **kw: CorruptingProbe(board))
+    rc, out, err = run("profile", "--target", "hw", "--modes", "dense", "--images", "1", "--quiet",
+                       "--out", str(tmp_path), "--json", str(tmp_path / "p.json"))
+    assert rc == 1, out + err
+    doc = json.loads((tmp_path / "p.json").read_text())
+    details = [m["detail"] for m in doc["runs"][0]["mismatches"]]
+    assert details[0].startswith("output logits[3]: expected ")
+    assert "the emulator runs this image bit-exact layer by layer, so the board differs from the emulator" \
+        in details[0]

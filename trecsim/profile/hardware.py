@@ -22,6 +22,11 @@ from trecsim.emulators import open_board as open_emulator
 
 __all__ = ["HardwareSession"]
 
+_ALL_LAYERS_MATCH = ("every layer's output matches the golden model's, so the difference is in the final output "
+                     "or in the expected values")
+_BOARD_DIFFERS = ("the emulator runs this image bit-exact layer by layer, so the board differs from the emulator "
+                  "(suspect the chip set-up, the SDRAM or the caches on the board)")
+
 
 class _PairedRun:
     """One firmware on the board and in the emulator: ``run`` returns the board's result."""
@@ -72,6 +77,11 @@ class HardwareSession:
         """Adds the model's estimate and the ratio to every run and layer of a BoardProfile."""
         bp.target, bp.probe, bp.cycle_source = "hw", self.probe.description, self.cycle_source
         for run in bp.runs:
+            for m in run.mismatches:  # the first differing layer is looked for on the emulator
+                if m.what == "layer":
+                    m.detail = f"on the emulator, {m.detail}"
+                elif _ALL_LAYERS_MATCH in m.detail:
+                    m.detail = m.detail.replace(_ALL_LAYERS_MATCH, _BOARD_DIFFERS)
             estimates = self.estimates.get(run.build_dir or "", [])[:run.images_checked]
             if not estimates or not run.layers:
                 continue
