@@ -327,6 +327,7 @@ void trec_board_init(void)
            RCC_PLLCFGR_M(8u) | RCC_PLLCFGR_N(432u) | RCC_PLLCFGR_P(2u) | RCC_PLLCFGR_SRC_HSE | RCC_PLLCFGR_Q(9u),
            7u | FLASH_ACR_PRFTEN | FLASH_ACR_F7_ARTEN);
     caches();
+    TREC_DEMCR |= (1u << 24); /* TRCENA: the DWT is powered and writable only with trace enabled */
     DWT_LAR = DWT_LAR_KEY;
     /* console: USART3 TX PD8, RX PD9 */
     clock_enable(&RCC_AHB1ENR, 1u << PORT_D);
