@@ -131,7 +131,11 @@ def _zfnet() -> ModelDef:
         Dense("fc1", "pool3", "fc1", 1024, 128, dropout=0.3),
         Dense("fc2", "fc1", "logits", 128, 10, relu=False),
     )
-    trec = {"conv1": (21, 8), "conv2": (16, 8), "conv3": (16, 8), "conv4": (16, 8), "conv5": (16, 8)}
+    # TREC on conv2 (51% of the MACs), L = 16 (a third of a pixel's 48 channels), H = 10. Measured
+    # post hoc on a dense checkpoint (1,000 test images, batch-norm statistics re-estimated; 78.2%
+    # without clustering): conv2 (16, 10) 75.6%, conv2 (16, 8) 69.3%, conv2..5 (16, 10) 68.8%,
+    # conv2..5 (16, 8) 56.4%. conv3..5 see 8 x 8 positions, too few for clusters to pay off.
+    trec = {"conv2": (16, 10)}
     return ModelDef("zfnet", ops, trec_layers=trec)
 
 
