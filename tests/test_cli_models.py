@@ -28,11 +28,17 @@ def test_eval_on_the_bundled_sample_writes_the_json_contract(tmp_path):
     assert all(l["remaining_ratio"] is None for l in doc["layers"])  # dense
 
 
-def test_eval_of_an_uncommitted_model_says_which_exist():
+def test_eval_of_an_uncommitted_model_says_which_exist(tmp_path, monkeypatch):
+    import shutil
+
+    from trecsim import spec
+
+    shutil.copy(spec.trained_path("cifarnet", "dense"), tmp_path / "cifarnet-dense.npz")
+    monkeypatch.setenv(spec.TRAINED_DIR_ENV, str(tmp_path))
+    assert spec.trained_dir() == tmp_path
     code, _, err = run("eval", "--model", "zfnet", "--mode", "trec", "--sample")
-    if code == 0:
-        pytest.skip("zfnet-trec is committed")
     assert code == 2 and "no committed model zfnet-trec" in err and "cifarnet-dense" in err
+    assert str(tmp_path) in err
 
 
 def test_eval_of_a_corrupt_spec_is_a_clear_error(tmp_path):

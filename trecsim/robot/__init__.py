@@ -192,26 +192,36 @@ class TrecsimKeywords:
 
     # ------------------------------------------------------------------ data
 
-    @keyword("Untrained Model")
-    def untrained_model(self) -> str:
-        """A model with no committed ModelSpec in any mode; skips the test when there is none."""
+    @keyword("Use Only These Trained Models")
+    def use_only_these_trained_models(self, *names: str) -> str:
+        """Points trecsim (this process and the commands run after it) at a fresh folder holding only the
+        named committed ModelSpecs (e.g. ``cifarnet-dense``), through $TRECSIM_TRAINED_DIR; undo it with
+        ``Use The Committed Trained Models``. Returns the folder."""
+        import tempfile
+
         from trecsim import spec
 
-        for model in ("zfnet", "squeezenet", "cifarnet"):
-            if not any(spec.trained_path(model, mode).is_file() for mode in ("dense", "trec", "se-trec")):
-                return model
-        raise SkipExecution("every model has a committed ModelSpec")
+        committed = spec.trained_dir()
+        folder = Path(tempfile.mkdtemp(prefix="trecsim-trained-"))
+        for name in names:
+            src = committed / f"{name}.npz"
+            if not src.is_file():
+                raise AssertionError(f"{name} is not a committed ModelSpec in {committed}")
+            shutil.copy(src, folder / src.name)
+        self._trained_override = folder
+        os.environ[spec.TRAINED_DIR_ENV] = str(folder)
+        return str(folder)
 
-    @keyword("Uncommitted Model And Mode")
-    def uncommitted_model_and_mode(self) -> tuple[str, str]:
-        """A (model, mode) pair with no committed ModelSpec; skips the test when every pair is committed."""
+    @keyword("Use The Committed Trained Models")
+    def use_the_committed_trained_models(self) -> None:
+
         from trecsim import spec
 
-        for model in ("zfnet", "squeezenet", "cifarnet"):
-            for mode in ("se-trec", "trec", "dense"):
-                if not spec.trained_path(model, mode).is_file():
-                    return model, mode
-        raise SkipExecution("every model is committed in every mode; nothing uncommitted to ask for")
+        os.environ.pop(spec.TRAINED_DIR_ENV, None)
+        folder = getattr(self, "_trained_override", None)
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+            self._trained_override = None
 
     @keyword("Reference Dataset")
     def reference_dataset(self) -> str:

@@ -280,8 +280,17 @@ def validate(spec: ModelSpec, source: str = "<memory>") -> None:
         raise SpecError(f"output tensor {spec.output!r} is never produced", where=source, fix="re-export the model")
 
 
+#: Environment variable naming another folder of trained ModelSpecs (MODEL-MODE.npz) to use instead of
+#: the committed ones, e.g. your own exports.
+TRAINED_DIR_ENV = "TRECSIM_TRAINED_DIR"
+
+
 def trained_dir() -> Path:
-    """The committed int8 models (see trained/README.md for the commands that made them)."""
+    """The committed int8 models (see trained/README.md for the commands that made them), or the folder
+    named by $TRECSIM_TRAINED_DIR."""
+    override = os.environ.get(TRAINED_DIR_ENV)
+    if override:
+        return Path(override)
     return Path(__file__).parent / "trained"
 
 
@@ -299,5 +308,5 @@ def load_trained(model: str, mode: str) -> ModelSpec:
     return load(path)
 
 
-__all__ = ["FORMAT", "MODES", "OPS", "LayerSpec", "ModelSpec", "SpecError", "TensorSpec", "from_json", "load",
+__all__ = ["FORMAT", "MODES", "OPS", "TRAINED_DIR_ENV", "LayerSpec", "ModelSpec", "SpecError", "TensorSpec", "from_json", "load",
            "load_trained", "trained_dir", "trained_path", "validate"]
