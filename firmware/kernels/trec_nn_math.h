@@ -20,7 +20,7 @@ static inline int32_t trec_doubling_high_mult_no_sat(int32_t a, int32_t b)
     return (int32_t)(((int64_t)a * b + ((int64_t)1 << 30)) >> 31);
 }
 
-/* Rounding arithmetic right shift by exponent in [0, 31], ties away from zero. */
+/* Rounding arithmetic right shift by exponent in [0, 31], ties away from zero (reference form). */
 static inline int32_t trec_divide_by_power_of_two(int32_t dividend, int32_t exponent)
 {
     const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
@@ -36,13 +36,28 @@ static inline int32_t trec_divide_by_power_of_two(int32_t dividend, int32_t expo
     return result;
 }
 
-/* quant.requantize: int32 accumulator -> int32 in the output scale (before the zero point). */
+/*
+ * The same rounding shift without branches, for the hot loops: with mask = 2^e - 1,
+ *   result = (d >> e) + [ (d & mask) > (mask >> 1) + [d < 0] ]
+ * where [d < 0] = -(d >> 31) (d >> e < 0 exactly when d < 0). ASR, AND, SUB, CMP and a
+ * conditional ADD instead of a branchy sequence.
+ */
+static inline int32_t trec_divide_by_power_of_two_fast(int32_t dividend, int32_t exponent)
+{
+    const int32_t mask = (int32_t)(((uint32_t)1 << exponent) - 1u);
+    const int32_t threshold = (mask >> 1) - (dividend >> 31);
+    return (dividend >> exponent) + ((dividend & mask) > threshold);
+}
+
+/* quant.requantize: int32 accumulator -> int32 in the output scale (before the zero point).
+ * left = max(shift, 0) and right = left - shift = max(-shift, 0) without branches, so that the
+ * compiler emits one SMLAL chain instead of one per sign of the shift. */
 static inline int32_t trec_requantize(int32_t x, int32_t multiplier, int32_t shift)
 {
-    const int32_t left = shift > 0 ? shift : 0;
-    const int32_t right = shift > 0 ? 0 : -shift;
+    const int32_t left = shift & ~(shift >> 31);
+    const int32_t right = left - shift;
     const int32_t shifted = (int32_t)((uint32_t)x << left);
-    return trec_divide_by_power_of_two(trec_doubling_high_mult_no_sat(shifted, multiplier), right);
+    return trec_divide_by_power_of_two_fast(trec_doubling_high_mult_no_sat(shifted, multiplier), right);
 }
 
 /* quant.rounding_divide: integer mean, ties away from zero; count > 0. */
