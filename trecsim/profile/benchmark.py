@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trecsim import data, golden
+from trecsim import data, golden, report
 from trecsim import spec as specmod
 from trecsim.errors import ConfigError
 from trecsim.profile import CYCLE_SOURCE, DEFAULT_MODES, ProfileConfig, profile, resolve_boards
@@ -136,23 +136,6 @@ HEAD_KEYS = ["model", "board", "mode", "status", "cycles", "latency_ms", "speedu
              "sdram_peak_bytes"]
 
 
-def _removed(run: dict) -> float | None:
-    macs = removed = 0.0
-    for l in run.get("layers", []):
-        if l.get("remaining_ratio") is not None and l.get("macs"):
-            macs += l["macs"]
-            removed += (1 - l["remaining_ratio"]) * l["macs"]
-    return removed / macs if macs else None
-
-
-def _status(run: dict) -> str:
-    if not run.get("fits", True):
-        return "does not fit"
-    if run.get("error"):
-        return "failed"
-    return "bit-exact" if run.get("bit_exact") else f"{len(run.get('mismatches', []))} mismatches"
-
-
 def _rows_raw(bench: Benchmark) -> list[list]:
     rows = []
     for doc in bench.profiles:
@@ -160,9 +143,9 @@ def _rows_raw(bench: Benchmark) -> list[list]:
             acc = bench.accuracy.get(doc["model"], {}).get(r["mode"], {})
             ran = r.get("fits", True) and bool(r.get("layers"))
             mem = r.get("memory") or {}
-            rows.append([doc["model"], doc["board"], r["mode"], _status(r),
+            rows.append([doc["model"], doc["board"], r["mode"], report.run_status(r),
                          r["cycles_total"] if ran else None, r["latency_ms"] if ran else None,
-                         r.get("speedup_vs_dense") if ran else None, _removed(r) if ran else None,
+                         r.get("speedup_vs_dense") if ran else None, report.macs_removed(r) if ran else None,
                          acc.get("int8_accuracy"), acc.get("float_accuracy"),
                          mem.get("flash_bytes"), mem.get("sram_peak_bytes"), mem.get("sdram_peak_bytes")])
     return rows
@@ -230,8 +213,6 @@ def markdown(bench: Benchmark) -> str:
 
 def write(bench: Benchmark, out_dir: str | os.PathLike) -> dict[str, Path]:
     """benchmark.md, benchmark.json and each model's profile report (report.write_all) under OUT/<model>/."""
-    from trecsim import report
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for model in dict.fromkeys(p["model"] for p in bench.profiles):

@@ -21,7 +21,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["PAPER", "markdown", "plots", "terminal_table", "trace", "write_all"]
+__all__ = ["PAPER", "macs_removed", "markdown", "run_status", "plots", "terminal_table", "trace", "write_all"]
 
 #: Published figures (design/TREC.md): TREC (NeurIPS 2022) and space-efficient TREC (ASPLOS 2023, IEEE TC 2024).
 PAPER = (
@@ -68,7 +68,8 @@ def _layer(run: dict, name: str) -> dict | None:
     return next((l for l in run.get("layers", []) if l["name"] == name), None)
 
 
-def _status(run: dict) -> str:
+def run_status(run: dict) -> str:
+    """One word for a run of a profile document: does not fit, failed, bit-exact or N mismatches."""
     if not run.get("fits", True):
         return "does not fit"
     if run.get("error"):
@@ -76,17 +77,19 @@ def _status(run: dict) -> str:
     return "bit-exact" if run.get("bit_exact") else f"{len(run.get('mismatches', []))} mismatches"
 
 
-def _ratio_removed(doc: dict, mode: str) -> float | None:
-    """MAC-weighted share of the TREC layers' MACs removed, from the firmware's counters."""
-    run = next((r for r in _ok_runs(doc) if r["mode"] == mode), None)
-    if run is None:
-        return None
+def macs_removed(run: dict) -> float | None:
+    """MAC-weighted share of the TREC layers' MACs removed in one run, from the firmware's counters."""
     macs = removed = 0.0
-    for l in run["layers"]:
+    for l in run.get("layers", []):
         if l.get("remaining_ratio") is not None and l.get("macs"):
             macs += l["macs"]
             removed += (1 - l["remaining_ratio"]) * l["macs"]
     return removed / macs if macs else None
+
+
+def _ratio_removed(doc: dict, mode: str) -> float | None:
+    run = next((r for r in _ok_runs(doc) if r["mode"] == mode), None)
+    return None if run is None else macs_removed(run)
 
 
 # --------------------------------------------------------------------------- terminal
@@ -129,10 +132,10 @@ def _summary_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in doc["runs"]:
         if not r.get("fits", True) or not r.get("layers"):
-            rows.append([r["mode"], _status(r)] + ["-"] * (len(head) - 2))
+            rows.append([r["mode"], run_status(r)] + ["-"] * (len(head) - 2))
             continue
         m = r["memory"]
-        rows.append([r["mode"], _status(r), str(r["images_checked"]), f"{r['accuracy'] * 100:.1f}%",
+        rows.append([r["mode"], run_status(r), str(r["images_checked"]), f"{r['accuracy'] * 100:.1f}%",
                      f"{r['golden_accuracy'] * 100:.1f}%", _cyc(r["cycles_total"]),
                      "n/a" if r["latency_ms"] is None else f"{r['latency_ms']:.1f} ms",
                      _x(r.get("speedup_vs_dense")), _kib(m["flash_bytes"]), _kib(m["sram_peak_bytes"]),
