@@ -270,6 +270,73 @@ static inline int32_t trec_dot_s8_s8_1x1(const int8_t *a0, const int8_t *w0, int
 }
 
 /*
+ * Two patches against two int8 weight rows, the patches "pair-interleaved" (see convolve_s8.c):
+ * for each group of four elements the reordered words of patch 0, (x0, x2) (x1, x3), then those of
+ * patch 1, (y0, y2) (y1, y3), so that one post-incremented pointer walks both patches.
+ * sum = {x.w0, x.w1, y.w0, y.w1} += over `groups` groups (4 * groups elements; groups >= 1).
+ *
+ * On the core it is one hand-scheduled loop: 4 activation words and 2 weight words loaded per
+ * group (post-indexed, no pointer arithmetic), 4 SXTB16 and 8 SMLAD, and the loop counter; with
+ * 14 registers live (4 sums, 3 pointers, the count and 6 temporaries) GCC's version of the same C
+ * spilled a pointer to the stack inside the loop.
+ */
+static inline void trec_dot_q15x2i_s8_2x2(const int16_t *a, const int8_t *w0, const int8_t *w1, int32_t groups,
+                                          int32_t sum[4])
+{
+    int32_t s00 = sum[0], s01 = sum[1], s10 = sum[2], s11 = sum[3];
+#if TREC_NN_DSP_NATIVE
+    int32_t x02, x13, y02, y13, w, t;
+    __asm__ volatile("1:\n\t"
+                     "ldr %[x13], [%[a], #4]\n\t"
+                     "ldr %[y02], [%[a], #8]\n\t"
+                     "ldr %[y13], [%[a], #12]\n\t"
+                     "ldr %[x02], [%[a]], #16\n\t" /* last: no load waits for the written-back a */
+                     "ldr %[w], [%[w0]], #4\n\t"
+                     "sxtb16 %[t], %[w]\n\t"
+                     "sxtb16 %[w], %[w], ror #8\n\t"
+                     "smlad %[s00], %[t], %[x02], %[s00]\n\t"
+                     "smlad %[s10], %[t], %[y02], %[s10]\n\t"
+                     "smlad %[s00], %[w], %[x13], %[s00]\n\t"
+                     "smlad %[s10], %[w], %[y13], %[s10]\n\t"
+                     "ldr %[w], [%[w1]], #4\n\t"
+                     "sxtb16 %[t], %[w]\n\t"
+                     "sxtb16 %[w], %[w], ror #8\n\t"
+                     "smlad %[s01], %[t], %[x02], %[s01]\n\t"
+                     "smlad %[s11], %[t], %[y02], %[s11]\n\t"
+                     "smlad %[s01], %[w], %[x13], %[s01]\n\t"
+                     "smlad %[s11], %[w], %[y13], %[s11]\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [a] "+r"(a),
+                       [w0] "+r"(w0), [w1] "+r"(w1), [n] "+r"(groups), [x02] "=&r"(x02), [x13] "=&r"(x13),
+                       [y02] "=&r"(y02), [y13] "=&r"(y13), [w] "=&r"(w), [t] "=&r"(t)
+                     :
+                     : "cc", "memory");
+#else
+    while (groups-- > 0) {
+        const int32_t x02 = trec_read_q15x2(a), x13 = trec_read_q15x2(a + 2);
+        const int32_t y02 = trec_read_q15x2(a + 4), y13 = trec_read_q15x2(a + 6);
+        const int32_t wa = trec_read_s8x4(w0), wb = trec_read_s8x4(w1);
+        s00 = trec_smlad(trec_sxtb16(wa), x02, s00);
+        s10 = trec_smlad(trec_sxtb16(wa), y02, s10);
+        s00 = trec_smlad(trec_sxtb16_ror8(wa), x13, s00);
+        s10 = trec_smlad(trec_sxtb16_ror8(wa), y13, s10);
+        s01 = trec_smlad(trec_sxtb16(wb), x02, s01);
+        s11 = trec_smlad(trec_sxtb16(wb), y02, s11);
+        s01 = trec_smlad(trec_sxtb16_ror8(wb), x13, s01);
+        s11 = trec_smlad(trec_sxtb16_ror8(wb), y13, s11);
+        a += 8;
+        w0 += 4;
+        w1 += 4;
+    }
+#endif
+    sum[0] = s00;
+    sum[1] = s01;
+    sum[2] = s10;
+    sum[3] = s11;
+}
+
+/*
  * dst = src + offset widened to int16 directly in the reordered-q15 layout (see
  * trec_q15_reorder): each full group of four int8 gives (v0, v2), (v1, v3) with two SXTAB16,
  * a tail of n % 4 stays in natural order.
@@ -326,6 +393,66 @@ static inline void trec_dot_q15_w4_2x4(const int16_t *a0, const int16_t *a1, con
     sum[5] = s5;
     sum[6] = s6;
     sum[7] = s7;
+}
+
+/*
+ * The 2 x 4 block of trec_dot_q15_w4_2x4 with the two rows "pair-interleaved": word l of row 0,
+ * then word l of row 1, at a[4l .. 4l + 4) (int16), so that one post-incremented pointer reads
+ * both (trec_se_convolve_s8 writes its centroids in pairs this way). t_r[c] = a_r . w_c (pairs >= 1).
+ * On the core a hand-scheduled loop with 14 registers live (8 sums, 3 pointers/counters, 3
+ * temporaries); GCC spilled the second row pointer of the two-pointer form inside the loop.
+ */
+static inline void trec_dot_q15i_w4_2x4(const int16_t *a, const int16_t *w, int32_t pairs, int32_t *t0,
+                                        int32_t *t1)
+{
+    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+#if TREC_NN_DSP_NATIVE
+    int32_t x, y, p;
+    __asm__ volatile("1:\n\t"
+                     "ldr %[y], [%[a], #4]\n\t"
+                     "ldr %[x], [%[a]], #8\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s0], %[x], %[p], %[s0]\n\t"
+                     "smlad %[s4], %[y], %[p], %[s4]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s1], %[x], %[p], %[s1]\n\t"
+                     "smlad %[s5], %[y], %[p], %[s5]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s2], %[x], %[p], %[s2]\n\t"
+                     "smlad %[s6], %[y], %[p], %[s6]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s3], %[x], %[p], %[s3]\n\t"
+                     "smlad %[s7], %[y], %[p], %[s7]\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "bne 1b"
+                     : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [s4] "+r"(s4), [s5] "+r"(s5),
+                       [s6] "+r"(s6), [s7] "+r"(s7), [a] "+r"(a), [w] "+r"(w), [n] "+r"(pairs), [x] "=&r"(x),
+                       [y] "=&r"(y), [p] "=&r"(p)
+                     :
+                     : "cc", "memory");
+#else
+    while (pairs-- > 0) {
+        const int32_t x = trec_read_q15x2(a), y = trec_read_q15x2(a + 2);
+        s0 = trec_smlad(x, trec_read_q15x2(w), s0);
+        s4 = trec_smlad(y, trec_read_q15x2(w), s4);
+        s1 = trec_smlad(x, trec_read_q15x2(w + 2), s1);
+        s5 = trec_smlad(y, trec_read_q15x2(w + 2), s5);
+        s2 = trec_smlad(x, trec_read_q15x2(w + 4), s2);
+        s6 = trec_smlad(y, trec_read_q15x2(w + 4), s6);
+        s3 = trec_smlad(x, trec_read_q15x2(w + 6), s3);
+        s7 = trec_smlad(y, trec_read_q15x2(w + 6), s7);
+        a += 4;
+        w += 8;
+    }
+#endif
+    t0[0] = s0;
+    t0[1] = s1;
+    t0[2] = s2;
+    t0[3] = s3;
+    t1[0] = s4;
+    t1[1] = s5;
+    t1[2] = s6;
+    t1[3] = s7;
 }
 
 static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int32_t pairs, int32_t sum[4])

@@ -77,6 +77,35 @@ static inline int8_t trec_requantize_clamp(int32_t acc, int32_t multiplier, int3
     return (int8_t)q;
 }
 
+/*
+ * trec_requantize_clamp for many outputs of one channel: the shift is split once,
+ *   left = max(shift, 0), right = max(-shift, 0), mask = 2^right - 1 (trec_requant_split),
+ * and each output then costs the multiply chain and the branch-free rounding shift only.
+ */
+typedef struct {
+    int32_t multiplier, left, right, mask;
+} trec_requant_ch;
+
+static inline trec_requant_ch trec_requant_split(int32_t multiplier, int32_t shift)
+{
+    trec_requant_ch q;
+    q.multiplier = multiplier;
+    q.left = shift & ~(shift >> 31);
+    q.right = q.left - shift;
+    q.mask = (int32_t)(((uint32_t)1 << q.right) - 1u);
+    return q;
+}
+
+static inline int8_t trec_requantize_clamp_ch(int32_t acc, trec_requant_ch q, int32_t output_offset, int32_t act_min,
+                                              int32_t act_max)
+{
+    const int32_t v = trec_doubling_high_mult_no_sat((int32_t)((uint32_t)acc << q.left), q.multiplier);
+    int32_t r = (v >> q.right) + ((v & q.mask) > (q.mask >> 1) - (v >> 31)) + output_offset;
+    r = r < act_min ? act_min : r;
+    r = r > act_max ? act_max : r;
+    return (int8_t)r;
+}
+
 /* Wrapping int32 addition (what the accumulators do on the board, without C's signed overflow). */
 static inline int32_t trec_add_wrap(int32_t a, int32_t b)
 {

@@ -79,3 +79,20 @@ def test_null_bias_means_zero(lib, params, data):
     assert lib.convolve_s8(x.ctypes.data, 6, 6, 3, 5, w.ctypes.data, 8, 3, None, -3, m.ctypes.data, s.ctypes.data,
                            1, 1, -128, 127, buf.ctypes.data, out.ctypes.data) == 0
     np.testing.assert_array_equal(out, expected[0])
+
+
+@pytest.mark.parametrize("kernel,padding", [(5, 0), (3, 1), (5, 2)])
+@pytest.mark.parametrize("input_offset", [-128, -127, 0, 37, 128])
+def test_first_layer_shapes_match_golden(lib, kernel, padding, input_offset):
+    """3 input channels (K = 27 or 75, K % 4 = 3): the staged im2col (padding byte -input_offset,
+    used for offsets in [-127, 128]) and the run-based one (-128), an odd channel count and an odd
+    number of positions (7 x 7)."""
+    r = np.random.default_rng(input_offset & 0xFF)
+    x = r.integers(-128, 128, (1, 7 + 4 - 2 * padding if kernel == 5 else 7, 7 + 4 - 2 * padding if kernel == 5
+                               else 7, 3), dtype=np.int8)
+    w = r.integers(-127, 128, (9, kernel, kernel, 3), dtype=np.int8)
+    m = r.integers(1 << 30, (1 << 31) - 1, 9).astype(np.int32)
+    s = r.integers(-10, 2, 9).astype(np.int32)
+    args = dict(input=x, input_offset=input_offset, weight=w, bias=r.integers(-5000, 5000, 9).astype(np.int32),
+                output_offset=-7, multiplier=m, shift=s, stride=1, padding=padding, act_min=-100, act_max=120)
+    np.testing.assert_array_equal(ck.convolve_s8(lib, **args), golden.convolve_s8(**args))
