@@ -77,47 +77,22 @@ void trec_centroid_gemm(const int16_t *cents, int32_t cent_stride, int32_t n_clu
     }
 }
 
-void trec_centroid_gemm_w4(const int16_t *cents, int32_t cent_stride, int32_t n_clusters, const int16_t *w4,
-                           int32_t pairs, int32_t output_c, int32_t *t)
+void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c, int32_t *t)
 {
+    int32_t *t0 = t, *t1 = t + output_c;
     const int32_t g_stride = 8 * pairs;
-    int32_t s, o, c;
-    for (s = 0; s + 1 < n_clusters; s += 2) {
-        const int16_t *c0 = cents + s * cent_stride;
-        const int16_t *c1 = c0 + cent_stride;
-        int32_t *t0 = t + s * output_c;
-        int32_t *t1 = t0 + output_c;
-        const int16_t *w = w4;
-        for (o = 0; o < output_c; o += 4, w += g_stride) {
-            int32_t sum[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            trec_dot_q15_w4_2x4(c0, c1, w, pairs, sum);
-            if (o + 4 <= output_c) {
-                t0[o] = sum[0];
-                t0[o + 1] = sum[1];
-                t0[o + 2] = sum[2];
-                t0[o + 3] = sum[3];
-                t1[o] = sum[4];
-                t1[o + 1] = sum[5];
-                t1[o + 2] = sum[6];
-                t1[o + 3] = sum[7];
-            } else {
-                for (c = 0; o + c < output_c; c++) {
-                    t0[o + c] = sum[c];
-                    t1[o + c] = sum[4 + c];
-                }
-            }
-        }
+    int32_t o;
+    /* whole groups of four channels straight into the two T rows */
+    for (o = 0; o + 4 <= output_c; o += 4, w4 += g_stride) {
+        trec_dot_q15i_w4_2x4(cents2, w4, pairs, t0 + o, t1 + o);
     }
-    if (s < n_clusters) {
-        const int16_t *c0 = cents + s * cent_stride;
-        int32_t *t0 = t + s * output_c;
-        const int16_t *w = w4;
-        for (o = 0; o < output_c; o += 4, w += g_stride) {
-            int32_t sum[4] = {0, 0, 0, 0};
-            trec_dot_q15_w4_1x4(c0, w, pairs, sum);
-            for (c = 0; c < 4 && o + c < output_c; c++) {
-                t0[o + c] = sum[c];
-            }
+    if (o < output_c) {
+        /* a partial last group (its weight rows past output_c are 0) */
+        int32_t r0[4], r1[4], c;
+        trec_dot_q15i_w4_2x4(cents2, w4, pairs, r0, r1);
+        for (c = 0; o + c < output_c; c++) {
+            t0[o + c] = r0[c];
+            t1[o + c] = r1[c];
         }
     }
 }

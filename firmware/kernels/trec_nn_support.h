@@ -46,11 +46,12 @@ void trec_acc_init(int32_t *acc, int32_t positions, int32_t output_c, const int3
 void trec_centroid_gemm(const int16_t *cents, int32_t cent_stride, int32_t n_clusters, const int8_t *w_m,
                         int32_t weight_stride, int32_t len, int32_t output_c, int32_t *t);
 
-/* The same T from reordered-q15 centroid rows (stride cent_stride int16) and the weights in the
- * "w4" layout of trec_dot_q15_w4_2x4: channels in groups of four (zero rows past output_c),
- * group g at w4[8 * pairs * g ..]; 2 clusters x 4 channels per SMLAD loop. */
-void trec_centroid_gemm_w4(const int16_t *cents, int32_t cent_stride, int32_t n_clusters, const int16_t *w4,
-                           int32_t pairs, int32_t output_c, int32_t *t);
+/* The same T for two centroids whose reordered-q15 rows (pairs words each) are pair-interleaved in
+ * cents2 (word l of row 0, then word l of row 1; see trec_dot_q15i_w4_2x4), against the weights in
+ * the "w4" layout: channels in groups of four (zero rows past output_c), group g at
+ * w4[8 * pairs * g ..]. Writes the two rows t[0 .. output_c) and t[output_c .. 2 * output_c). */
+void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c,
+                              int32_t *t);
 
 /* acc[p][o] += T[cluster_of[p]][o] (wrapping). */
 void trec_recovery(int32_t *acc, const uint16_t *cluster_of, int32_t positions, const int32_t *t, int32_t output_c);

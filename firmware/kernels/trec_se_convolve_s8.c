@@ -10,11 +10,12 @@
  *    holds from an earlier sub-matrix, layer or call is harmless. Each sub-matrix writes
  *    exactly one entry per cluster.
  *  - Two-step stack: slots first accumulate member sums (int32, in the reordered q15 order
- *    of the chunk), then each slot's sums are replaced in place by its centroid (int16, in
- *    the first half of the slot) with the rounding mean. Slots are bounded by min(N, 2^H).
+ *    of the chunk), then each pair of slots' sums are replaced in place by their centroids
+ *    (int16, interleaved in the first slot of the pair) with the rounding mean. Slots are bounded by min(N, 2^H).
  *  - No S x C_out table of centroid products: the positions are grouped by slot with a
  *    counting sort (order[], with counts[] turned into each slot's first index in order[]),
- *    then the slots are taken two at a time (the 2x4 SMLAD blocking of trec_centroid_gemm_w4):
+ *    then the slots are taken two at a time (the 2x4 SMLAD blocking of trec_centroid_gemm_w4_2i,
+ *    the pair's two centroids interleaved word by word in the first slot of the pair):
  *    their two rows T_s = cent_s . W_m are computed into a 2 x C_out scratch and added at once
  *    to the accumulator rows of their members. Every position still receives exactly one
  *    wrapping add per sub-matrix, in sub-matrix order, so acc is bit for bit what the
@@ -296,36 +297,43 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         }
         TREC_PHASE_END(TREC_PHASE_CLUSTER);
 
-        /* centroid: replace each slot's int32 sums by int16 means in place (index l of the int16
-         * view lies in bytes [2l, 2l + 2), at or before int32 element l, which was already read);
-         * memcpy keeps the type-punned accesses well defined */
+        /* centroid: replace the int32 sums of each pair of slots (s, s + 1), s even, by their int16
+         * means pair-interleaved in slot s's bytes: word l (elements 2l, 2l + 1) of slot s's centroid
+         * at bytes [8l, 8l + 4), that of slot s + 1 at [8l + 4, 8l + 8) (trec_centroid_gemm_w4_2i reads
+         * both with one pointer). Those 8 bytes are exactly slot s's sums 2l and 2l + 1, read just
+         * before; slot s + 1 is only read. A lone last slot gets a zero partner. The pad of an odd L
+         * sums to 0 and its mean is 0. memcpy keeps the type-punned accesses well defined. */
         TREC_PHASE_BEGIN(TREC_PHASE_CENTROID);
-        for (s = 0; s < n_slots; s++) {
-            uint8_t *slot = (uint8_t *)(b.slots + s * l2);
-            const int32_t count = se_slot_end(&b, s, n_slots, positions) - b.counts[s];
-            for (l = 0; l < sub_len; l++) {
-                int32_t sum;
-                int16_t cent;
-                memcpy(&sum, slot + 4 * l, sizeof sum);
-                cent = (int16_t)trec_rounding_divide(sum, count);
-                memcpy(slot + 2 * l, &cent, sizeof cent);
-            }
-            if (l2 != sub_len) {
-                const int16_t zero = 0; /* the pad pair's second half (its weight is 0 too) */
-                memcpy(slot + 2 * sub_len, &zero, sizeof zero);
+        for (s = 0; s < n_slots; s += 2) {
+            uint8_t *slot0 = (uint8_t *)(b.slots + s * l2);
+            const uint8_t *slot1 = (const uint8_t *)(b.slots + (s + 1) * l2);
+            const int32_t count0 = se_slot_end(&b, s, n_slots, positions) - b.counts[s];
+            const int32_t count1 = s + 1 < n_slots ? se_slot_end(&b, s + 1, n_slots, positions) - b.counts[s + 1] : 0;
+            for (l = 0; l < pairs; l++) {
+                int32_t sums[4] = {0, 0, 0, 0};
+                int16_t cent[4];
+                memcpy(sums, slot0 + 8 * l, 2 * sizeof(int32_t));
+                if (count1 > 0) {
+                    memcpy(sums + 2, slot1 + 8 * l, 2 * sizeof(int32_t));
+                }
+                cent[0] = (int16_t)trec_rounding_divide(sums[0], count0);
+                cent[1] = (int16_t)trec_rounding_divide(sums[1], count0);
+                cent[2] = count1 > 0 ? (int16_t)trec_rounding_divide(sums[2], count1) : 0;
+                cent[3] = count1 > 0 ? (int16_t)trec_rounding_divide(sums[3], count1) : 0;
+                memcpy(slot0 + 8 * l, cent, sizeof cent);
             }
         }
         TREC_PHASE_END(TREC_PHASE_CENTROID);
 
         /* two slots at a time: T_s = cent_s . W_m into the 2 x C_out rows (2 slots x 4 channels
-         * per loop, slot stride 2 * L2 int16), then acc[p] += T_{slot(p)} for their members, two
-         * member rows per LDM/ADD/STM pass over T */
+         * per loop, one pointer over the interleaved pair), then acc[p] += T_{slot(p)} for their
+         * members, two member rows per LDM/ADD/STM pass over T */
         for (s = 0; s < n_slots; s += 2) {
             const int32_t pair = n_slots - s < 2 ? n_slots - s : 2;
             int32_t q;
             TREC_PHASE_BEGIN(TREC_PHASE_CENTROID_GEMM);
-            trec_centroid_gemm_w4((const int16_t *)(const void *)(b.slots + s * l2), 2 * l2, pair, b.wq, pairs,
-                                  output_c, b.t);
+            trec_centroid_gemm_w4_2i((const int16_t *)(const void *)(b.slots + s * l2), pairs, b.wq, output_c,
+                                     b.t);
             TREC_PHASE_END(TREC_PHASE_CENTROID_GEMM);
 
             TREC_PHASE_BEGIN(TREC_PHASE_RECOVERY);
