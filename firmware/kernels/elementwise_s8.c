@@ -38,6 +38,10 @@ int32_t concat_s8(const int8_t *input, int32_t positions, int32_t input_c, int32
     return TREC_NN_SUCCESS;
 }
 
+/* From this many elements on, elementwise_add_s8 tabulates its two input requantizations (2 KB of
+ * stack, 512 requantizations to fill) instead of computing two per element. */
+#define ADD_LUT_MIN_SIZE 1024
+
 int32_t elementwise_add_s8(const int8_t *input1, const int8_t *input2, int32_t input1_offset,
                            int32_t input1_multiplier, int32_t input1_shift, int32_t input2_offset,
                            int32_t input2_multiplier, int32_t input2_shift, int32_t left_shift,
@@ -47,6 +51,25 @@ int32_t elementwise_add_s8(const int8_t *input1, const int8_t *input2, int32_t i
     int32_t i;
     if (size < 0 || left_shift < 0 || left_shift > 31 || act_min < -128 || act_max > 127 || act_min > act_max) {
         return TREC_NN_ARG_ERROR;
+    }
+    if (size >= ADD_LUT_MIN_SIZE) {
+        /* a and b depend on one int8 each: tabulate both (256 entries, indexed by the int8 itself),
+         * then each element costs two loads and the output requantization */
+        int32_t lut1[256], lut2[256];
+        const int32_t *a_of = lut1 + 128, *b_of = lut2 + 128;
+        const trec_requant_ch qo = trec_requant_split(output_multiplier, output_shift);
+        int32_t x;
+        for (x = -128; x < 128; x++) {
+            lut1[x + 128] = trec_requantize((int32_t)((uint32_t)(x + input1_offset) << left_shift), input1_multiplier,
+                                            input1_shift);
+            lut2[x + 128] = trec_requantize((int32_t)((uint32_t)(x + input2_offset) << left_shift), input2_multiplier,
+                                            input2_shift);
+        }
+        for (i = 0; i < size; i++) {
+            output[i] = trec_requantize_clamp_ch(trec_add_wrap(a_of[input1[i]], b_of[input2[i]]), qo, output_offset,
+                                                 act_min, act_max);
+        }
+        return TREC_NN_SUCCESS;
     }
     for (i = 0; i < size; i++) {
         const int32_t a0 = (int32_t)((uint32_t)(input1[i] + input1_offset) << left_shift);

@@ -96,11 +96,16 @@ static inline trec_requant_ch trec_requant_split(int32_t multiplier, int32_t shi
     return q;
 }
 
+static inline int32_t trec_requantize_ch(int32_t x, trec_requant_ch q)
+{
+    const int32_t v = trec_doubling_high_mult_no_sat((int32_t)((uint32_t)x << q.left), q.multiplier);
+    return (v >> q.right) + ((v & q.mask) > (q.mask >> 1) - (v >> 31));
+}
+
 static inline int8_t trec_requantize_clamp_ch(int32_t acc, trec_requant_ch q, int32_t output_offset, int32_t act_min,
                                               int32_t act_max)
 {
-    const int32_t v = trec_doubling_high_mult_no_sat((int32_t)((uint32_t)acc << q.left), q.multiplier);
-    int32_t r = (v >> q.right) + ((v & q.mask) > (q.mask >> 1) - (v >> 31)) + output_offset;
+    int32_t r = trec_requantize_ch(acc, q) + output_offset;
     r = r < act_min ? act_min : r;
     r = r > act_max ? act_max : r;
     return (int8_t)r;

@@ -111,6 +111,19 @@ def test_elementwise_add_matches_golden(lib, shape, params, seed):
 
 
 @SETTINGS
+@given(params=add_params(), seed=st.integers(0, 2**32 - 1))
+def test_elementwise_add_tabulated_matches_golden(lib, params, seed):
+    """From 1024 elements on the kernel tabulates its input requantizations: every int8 value of
+    both inputs occurs (2048 elements, a shuffled pair of full ranges)."""
+    r = np.random.default_rng(seed)
+    full = np.tile(np.arange(-128, 128, dtype=np.int8), 8)
+    x1 = r.permutation(full).reshape(1, 8, 16, 16)
+    x2 = r.permutation(full).reshape(1, 8, 16, 16)
+    np.testing.assert_array_equal(ck.elementwise_add_s8(lib, x1, x2, *params),
+                                  golden.elementwise_add_s8(x1, x2, *params))
+
+
+@SETTINGS
 @given(rows=st.integers(1, 6), channels=st.integers(1, 9), seed=st.integers(0, 2**32 - 1), data=st.data(),
        magnitude=st.sampled_from([100, 2**20, 2**31 - 1]), out_offset=int8s, act=act_range())
 def test_requantize_matches_golden(lib, rows, channels, seed, data, magnitude, out_offset, act):
