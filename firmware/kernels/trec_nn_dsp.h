@@ -405,10 +405,27 @@ static inline void trec_dot_q15_w4_2x4(const int16_t *a0, const int16_t *a1, con
 static inline void trec_dot_q15i_w4_2x4(const int16_t *a, const int16_t *w, int32_t pairs, int32_t *t0,
                                         int32_t *t1)
 {
-    int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+    int32_t s0, s1, s2, s3, s4, s5, s6, s7;
 #if TREC_NN_DSP_NATIVE
     int32_t x, y, p;
-    __asm__ volatile("1:\n\t"
+    /* the first pair with SMUAD (no zeroing of the sums), then the SMLAD loop */
+    __asm__ volatile("ldr %[y], [%[a], #4]\n\t"
+                     "ldr %[x], [%[a]], #8\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smuad %[s0], %[x], %[p]\n\t"
+                     "smuad %[s4], %[y], %[p]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smuad %[s1], %[x], %[p]\n\t"
+                     "smuad %[s5], %[y], %[p]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smuad %[s2], %[x], %[p]\n\t"
+                     "smuad %[s6], %[y], %[p]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smuad %[s3], %[x], %[p]\n\t"
+                     "smuad %[s7], %[y], %[p]\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "beq 2f\n"
+                     "1:\n\t"
                      "ldr %[y], [%[a], #4]\n\t"
                      "ldr %[x], [%[a]], #8\n\t"
                      "ldr %[p], [%[w]], #4\n\t"
@@ -424,13 +441,15 @@ static inline void trec_dot_q15i_w4_2x4(const int16_t *a, const int16_t *w, int3
                      "smlad %[s3], %[x], %[p], %[s3]\n\t"
                      "smlad %[s7], %[y], %[p], %[s7]\n\t"
                      "subs %[n], %[n], #1\n\t"
-                     "bne 1b"
-                     : [s0] "+r"(s0), [s1] "+r"(s1), [s2] "+r"(s2), [s3] "+r"(s3), [s4] "+r"(s4), [s5] "+r"(s5),
-                       [s6] "+r"(s6), [s7] "+r"(s7), [a] "+r"(a), [w] "+r"(w), [n] "+r"(pairs), [x] "=&r"(x),
-                       [y] "=&r"(y), [p] "=&r"(p)
+                     "bne 1b\n"
+                     "2:"
+                     : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [s4] "=&r"(s4),
+                       [s5] "=&r"(s5), [s6] "=&r"(s6), [s7] "=&r"(s7), [a] "+r"(a), [w] "+r"(w), [n] "+r"(pairs),
+                       [x] "=&r"(x), [y] "=&r"(y), [p] "=&r"(p)
                      :
                      : "cc", "memory");
 #else
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0;
     while (pairs-- > 0) {
         const int32_t x = trec_read_q15x2(a), y = trec_read_q15x2(a + 2);
         s0 = trec_smlad(x, trec_read_q15x2(w), s0);

@@ -30,6 +30,9 @@
  * interleaved four channels a pair (se_pack_w4), rebuilt per sub-matrix: the hash (its first
  * ceil(H / 4) groups) and the centroid GEMM then run 2 rows x 4 channels per SMLAD loop with
  * no SXTB16 and no strided flash reads.
+ * The chunk's rows are pair-interleaved: positions 2q and 2q + 1 share rows 2q and 2q + 1, word l
+ * of each at 4l and 4l + 2 (a lone last position keeps its row), so that the hash runs its 2 x 4
+ * SMLAD block with one pointer (trec_dot_q15i_w4_2x4); im2col writes the words in place.
  * The chunk is dead once its rows are summed into the slots (end of the cluster loop), so
  * order[] and the two T rows reuse its bytes. acc lives through every sub-matrix and cannot
  * share anything.
@@ -128,6 +131,25 @@ static void se_pack_w4(const int8_t *w_m, int32_t k, int32_t output_c, int32_t s
     }
 }
 
+/* trec_q7_to_q15_reordered with the words of dst at a stride of `step` int16 (the chunk's
+ * pair-interleaved rows): group g's (v0, v2) at dst + 2g * step, (v1, v3) at dst + (2g + 1) * step;
+ * the tail of n % 4 in natural order, element i of it in word 2G + i / 2, half i % 2. */
+static void se_q7_to_q15_reordered_strided(const int8_t *src, int16_t *dst, int32_t n, int16_t offset, int32_t step)
+{
+    const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset);
+    int32_t k = n >> 2, i;
+    while (k-- > 0) {
+        const int32_t x = trec_read_s8x4(src);
+        trec_write_q15x2(dst, trec_sxtab16(offset2, x));
+        trec_write_q15x2(dst + step, trec_sxtab16_ror8(offset2, x));
+        src += 4;
+        dst += 2 * step;
+    }
+    for (i = 0; i < (n & 3); i++) {
+        dst[(i >> 1) * step + (i & 1)] = (int16_t)(src[i] + offset);
+    }
+}
+
 /* four hash bits from four projections */
 static uint32_t se_bits4(const int32_t *sum)
 {
@@ -135,29 +157,30 @@ static uint32_t se_bits4(const int32_t *sum)
            ((uint32_t)(sum[3] > 0) << 3);
 }
 
-/* ids[p] = sum_j [rows_p . W_j > 0] << j for j < hash_bits: rows_p (stride row_stride int16) in
- * reordered q15, W from w4 (bits of a partial last group are dropped); 2 positions x 4 bits per
- * SMLAD loop. */
-static void se_hash_w4(const int16_t *rows, int32_t row_stride, int32_t positions, const int16_t *w4, int32_t pairs,
+/* ids[p] = sum_j [v_p . W_j > 0] << j for j < hash_bits, v_p the chunk rows in their pair-interleaved
+ * layout (se_chunk_row): two positions x 4 bits per SMLAD loop with one pointer
+ * (trec_dot_q15i_w4_2x4), a lone last position on its own contiguous row; W from w4 (bits of a
+ * partial last group are dropped). */
+static void se_hash_w4(const int16_t *chunk, int32_t l2, int32_t positions, const int16_t *w4, int32_t pairs,
                        int32_t hash_bits, uint16_t *ids)
 {
     const int32_t g_stride = 8 * pairs;
     const uint32_t mask = ((uint32_t)1 << hash_bits) - 1u;
     int32_t p, j;
     for (p = 0; p + 1 < positions; p += 2) {
-        const int16_t *v0 = rows + p * row_stride, *v1 = v0 + row_stride;
+        const int16_t *v01 = chunk + p * l2;
         uint32_t id0 = 0, id1 = 0;
         for (j = 0; j < hash_bits; j += 4) {
-            int32_t sum[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            trec_dot_q15_w4_2x4(v0, v1, w4 + (j >> 2) * g_stride, pairs, sum);
-            id0 |= se_bits4(sum) << j;
-            id1 |= se_bits4(sum + 4) << j;
+            int32_t r0[4], r1[4];
+            trec_dot_q15i_w4_2x4(v01, w4 + (j >> 2) * g_stride, pairs, r0, r1);
+            id0 |= se_bits4(r0) << j;
+            id1 |= se_bits4(r1) << j;
         }
         ids[p] = (uint16_t)(id0 & mask);
         ids[p + 1] = (uint16_t)(id1 & mask);
     }
     if (p < positions) {
-        const int16_t *v0 = rows + p * row_stride;
+        const int16_t *v0 = chunk + p * l2;
         uint32_t id0 = 0;
         for (j = 0; j < hash_bits; j += 4) {
             int32_t sum[4] = {0, 0, 0, 0};
@@ -166,6 +189,18 @@ static void se_hash_w4(const int16_t *rows, int32_t row_stride, int32_t position
         }
         ids[p] = (uint16_t)(id0 & mask);
     }
+}
+
+/* Where word l of position p's chunk row lies: chunk + se_chunk_row(p) + l * se_chunk_step(p).
+ * Positions 2q and 2q + 1 share rows 2q and 2q + 1 (2 * L2 int16), their words interleaved (word l
+ * of 2q at 4l, of 2q + 1 at 4l + 2); a lone last position (N odd) keeps its own row, contiguous. */
+static int32_t se_chunk_row(int32_t p, int32_t l2)
+{
+    return (p & ~(int32_t)1) * l2 + (p & 1) * 2;
+}
+static int32_t se_chunk_step(int32_t p, int32_t positions)
+{
+    return ((p | 1) < positions) ? 4 : 2;
 }
 
 /* one past the last index of slot s's members in order[] (counts[] holds each slot's first) */
@@ -226,22 +261,36 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
             const int16_t off = (int16_t)input_offset;
             int32_t oy = 0, ox = 0;
             for (p = 0; p < positions; p++) {
-                int16_t *v = b.chunk + p * l2;
+                /* row p at its pair-interleaved place: word l at dst + l * step */
+                int16_t *dst = b.chunk + se_chunk_row(p, l2);
+                const int32_t step = se_chunk_step(p, positions);
                 if (input_c - ci0 >= sub_len) {
-                    /* the chunk is one run of channels of tap (ky0, kx0) */
+                    /* the chunk is one run of channels of tap (ky0, kx0), widened straight into place */
                     const int32_t y = oy * stride - padding + ky0, x = ox * stride - padding + kx0;
                     if ((uint32_t)y < (uint32_t)input_h && (uint32_t)x < (uint32_t)input_w) {
-                        trec_q7_to_q15_reordered(input + (y * input_w + x) * input_c + ci0, v, sub_len, off);
+                        se_q7_to_q15_reordered_strided(input + (y * input_w + x) * input_c + ci0, dst, sub_len, off,
+                                                       step);
                     } else {
-                        memset(v, 0, sizeof(int16_t) * (size_t)sub_len);
+                        for (l = 0; l < pairs; l++) {
+                            trec_write_q15x2(dst + l * step, 0);
+                        }
                     }
                 } else {
+                    /* runs over several taps: built contiguously in wq (free until the hash phase
+                     * rebuilds it), reordered, then its words stored in place */
+                    int16_t *v = b.wq;
                     trec_im2col_chunk_q15(input, input_h, input_w, input_c, kernel, oy * stride - padding,
                                           ox * stride - padding, k0, sub_len, off, v);
                     trec_q15_reorder(v, sub_len);
+                    for (l = 0; l < sub_len >> 1; l++) {
+                        trec_write_q15x2(dst + l * step, trec_read_q15x2(v + 2 * l));
+                    }
+                    if (sub_len & 1) {
+                        dst[(sub_len >> 1) * step] = v[sub_len - 1];
+                    }
                 }
                 if (l2 != sub_len) {
-                    v[sub_len] = 0;
+                    dst[(sub_len >> 1) * step + 1] = 0; /* the pad, second half of the last word */
                 }
                 if (++ox == output_w) {
                     ox = 0;
@@ -263,7 +312,8 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         /* cluster: reversed ID table (never cleared) -> slot; push new slots; accumulate sums */
         TREC_PHASE_BEGIN(TREC_PHASE_CLUSTER);
         for (p = 0; p < positions; p++) {
-            const int16_t *v = b.chunk + p * l2;
+            const int16_t *v = b.chunk + se_chunk_row(p, l2);
+            const int32_t step = se_chunk_step(p, positions);
             const uint16_t id = b.cluster_of[p];
             int32_t *sum;
             s = b.table[id];
@@ -278,8 +328,8 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
             b.counts[s]++;
             sum = b.slots + s * l2;
             /* a pair of int16 per load (the pad of an odd L is 0 and sums to 0) */
-            for (l = 0; l < l2; l += 2) {
-                const int32_t vv = trec_read_q15x2(v + l);
+            for (l = 0; l < l2; l += 2, v += step) {
+                const int32_t vv = trec_read_q15x2(v);
                 sum[l] += (int16_t)(uint16_t)((uint32_t)vv & 0xFFFFu);
                 sum[l + 1] += vv >> 16;
             }
