@@ -255,13 +255,23 @@ static void pair_im2col_staged(const pair_cols *pc, int32_t slot, const int8_t *
 /* The two interleaved patches against all output channels, 2 x 2 blocked; writes out0 and, unless
  * it is null (an odd last position, its patch slot zeroed), out1. An odd last channel runs the
  * same block with its weight row twice. */
+/* sum += tail element i of both patches times weights p[i], q[i] */
+#define PAIR_TAIL_MAC(i)                                                   \
+    do {                                                                   \
+        const int32_t x_ = tail[(i)], y_ = tail[t + (i)];                  \
+        sum[0] = trec_add_wrap(sum[0], x_ * p[(i)]);                       \
+        sum[1] = trec_add_wrap(sum[1], x_ * q[(i)]);                       \
+        sum[2] = trec_add_wrap(sum[2], y_ * p[(i)]);                       \
+        sum[3] = trec_add_wrap(sum[3], y_ * q[(i)]);                       \
+    } while (0)
+
 static void pair_mat_mult(const pair_cols *pc, int32_t k, const int8_t *weight, int32_t output_c,
                           const int32_t *bias, int32_t output_offset, const int32_t *multiplier,
                           const int32_t *shift, int32_t act_min, int32_t act_max, int8_t *out0, int8_t *out1)
 {
     const int32_t groups = pc->k4 >> 2, t = pc->t;
     const int16_t *tail = pc->buf + 2 * pc->k4;
-    int32_t c, i;
+    int32_t c;
     for (c = 0; c < output_c; c += 2) {
         const int32_t c1 = c + 1 < output_c ? c + 1 : c;
         const int8_t *w0 = weight + c * k, *w1 = weight + c1 * k;
@@ -271,12 +281,16 @@ static void pair_mat_mult(const pair_cols *pc, int32_t k, const int8_t *weight, 
         if (groups > 0) {
             trec_dot_q15x2i_s8_2x2(pc->buf, w0, w1, groups, sum);
         }
-        for (i = 0; i < t; i++) {
-            const int32_t x = tail[i], y = tail[t + i], p = w0[pc->k4 + i], q = w1[pc->k4 + i];
-            sum[0] = trec_add_wrap(sum[0], x * p);
-            sum[1] = trec_add_wrap(sum[1], x * q);
-            sum[2] = trec_add_wrap(sum[2], y * p);
-            sum[3] = trec_add_wrap(sum[3], y * q);
+        if (t > 0) {
+            /* the tail (t < 4) as straight code, no loop exit to mispredict on the M7 */
+            const int8_t *p = w0 + pc->k4, *q = w1 + pc->k4;
+            PAIR_TAIL_MAC(0);
+            if (t > 1) {
+                PAIR_TAIL_MAC(1);
+                if (t > 2) {
+                    PAIR_TAIL_MAC(2);
+                }
+            }
         }
         {
             /* each channel's shift split once for its two outputs */
