@@ -95,7 +95,7 @@ static void convolve_1x1_s8_fast(const int8_t *input, int32_t positions, int32_t
             int32_t sum[4];
             sum[0] = sum[2] = folded[c];
             sum[1] = sum[3] = folded[c + 1];
-            trec_dot_s8_s8_2x2(a0, a1, w0, w0 + input_c, input_c, sum);
+            trec_dot_s8_s8_2x2_adj(a0, w0, input_c, input_c, sum); /* a1 = a0 + input_c */
             out0[c] = trec_requantize_clamp(sum[0], multiplier[c], shift[c], output_offset, act_min, act_max);
             out0[c + 1] = trec_requantize_clamp(sum[1], multiplier[c + 1], shift[c + 1], output_offset, act_min,
                                                 act_max);

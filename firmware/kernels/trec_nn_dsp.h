@@ -252,6 +252,64 @@ static inline void trec_dot_s8_s8_2x2(const int8_t *a0, const int8_t *a1, const 
     sum[3] = s11;
 }
 
+/*
+ * trec_dot_s8_s8_2x2 for the 1x1 fast path, whose second rows lie `stride` bytes after the first
+ * (a1 = a0 + stride, w1 = w0 + stride, stride = len): the second rows are read with a register
+ * offset, so the loop needs two pointers instead of four. On the core a hand-scheduled loop of 14
+ * registers (4 sums, 2 pointers, stride - 4, count, 6 temporaries; GCC's four-pointer version
+ * spilled two pointers inside the loop); the tail of len % 4 in C.
+ */
+static inline void trec_dot_s8_s8_2x2_adj(const int8_t *a0, const int8_t *w0, int32_t stride, int32_t len,
+                                          int32_t sum[4])
+{
+#if TREC_NN_DSP_NATIVE
+    int32_t k = len >> 2;
+    if (k > 0) {
+        int32_t s00 = sum[0], s01 = sum[1], s10 = sum[2], s11 = sum[3];
+        int32_t off = stride - 4; /* row 1 after the post-increment of row 0's pointer */
+        int32_t x, y, wa, t, u, z;
+        __asm__ volatile("1:\n\t"
+                         "ldr %[x], [%[a]], #4\n\t"
+                         "ldr %[wa], [%[w]], #4\n\t"
+                         "ldr %[y], [%[a], %[off]]\n\t"
+                         "sxtb16 %[t], %[x]\n\t"
+                         "sxtb16 %[x], %[x], ror #8\n\t"
+                         "sxtb16 %[u], %[y]\n\t"
+                         "sxtb16 %[y], %[y], ror #8\n\t"
+                         "sxtb16 %[z], %[wa]\n\t"
+                         "sxtb16 %[wa], %[wa], ror #8\n\t"
+                         "smlad %[s00], %[z], %[t], %[s00]\n\t"
+                         "smlad %[s10], %[z], %[u], %[s10]\n\t"
+                         "smlad %[s00], %[wa], %[x], %[s00]\n\t"
+                         "smlad %[s10], %[wa], %[y], %[s10]\n\t"
+                         "ldr %[wa], [%[w], %[off]]\n\t"
+                         "sxtb16 %[z], %[wa]\n\t"
+                         "sxtb16 %[wa], %[wa], ror #8\n\t"
+                         "smlad %[s01], %[z], %[t], %[s01]\n\t"
+                         "smlad %[s11], %[z], %[u], %[s11]\n\t"
+                         "smlad %[s01], %[wa], %[x], %[s01]\n\t"
+                         "smlad %[s11], %[wa], %[y], %[s11]\n\t"
+                         "subs %[n], %[n], #1\n\t"
+                         "bne 1b"
+                         : [s00] "+r"(s00), [s01] "+r"(s01), [s10] "+r"(s10), [s11] "+r"(s11), [a] "+r"(a0),
+                           [w] "+r"(w0), [n] "+r"(k), [x] "=&r"(x), [y] "=&r"(y), [wa] "=&r"(wa), [t] "=&r"(t),
+                           [u] "=&r"(u), [z] "=&r"(z)
+                         : [off] "r"(off)
+                         : "cc", "memory");
+        sum[0] = s00;
+        sum[1] = s01;
+        sum[2] = s10;
+        sum[3] = s11;
+    }
+    if (len & 3) {
+        /* the tail: the pointers have advanced by 4 * (len >> 2) */
+        trec_dot_s8_s8_2x2(a0, a0 + stride, w0, w0 + stride, len & 3, sum);
+    }
+#else
+    trec_dot_s8_s8_2x2(a0, a0 + stride, w0, w0 + stride, len, sum);
+#endif
+}
+
 static inline int32_t trec_dot_s8_s8_1x1(const int8_t *a0, const int8_t *w0, int32_t len, int32_t sum)
 {
     int32_t k = len >> 2;

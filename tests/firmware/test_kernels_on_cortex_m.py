@@ -169,3 +169,53 @@ def test_fully_connected_on_the_core_matches_golden(board, f_in, f_out, seed, of
                       buf, out) == 0
     np.testing.assert_array_equal(out, golden.fully_connected_s8(x, offsets[0], w, bias, offsets[1], m, s, -128,
                                                                  127)[0])
+
+
+def _fixed_conv_case(seed, hw, c_in, c_out, kernel, stride, padding, input_offset):
+    r = np.random.default_rng(seed)
+    return dict(input=r.integers(-128, 128, (1, hw, hw, c_in), dtype=np.int8), input_offset=input_offset,
+                weight=r.integers(-127, 128, (c_out, kernel, kernel, c_in), dtype=np.int8),
+                bias=r.integers(-20000, 20000, c_out).astype(np.int32), output_offset=int(r.integers(-20, 20)),
+                multiplier=r.integers(1 << 30, (1 << 31) - 1, c_out).astype(np.int32),
+                shift=r.integers(-12, 3, c_out).astype(np.int32), stride=stride, padding=padding, act_min=-110,
+                act_max=125)
+
+
+@pytest.mark.parametrize("shape", [
+    # (hw, c_in, c_out, kernel, stride, padding, input_offset): the hot paths with many SMLAD loop trips
+    (7, 3, 9, 5, 1, 2, 128),     # first layer, staged im2col, K = 75 (tail 3), odd positions and channels
+    (5, 3, 6, 3, 1, 1, -128),    # K = 27 through the run-based im2col (padding byte out of int8 range)
+    (6, 16, 5, 3, 1, 1, 7),      # whole groups only, odd channel count
+    (5, 36, 7, 1, 1, 0, -3),     # 1x1 fast path: 9 groups per dot, odd positions and channels
+    (4, 19, 6, 1, 1, 0, 100),    # 1x1 fast path with a tail of 3
+])
+def test_hot_paths_on_the_core_match_golden(board, shape):
+    hw, c_in, c_out, kernel, stride, padding, offset = shape
+    case = _fixed_conv_case(sum(shape) & 0xFFFF, hw, c_in, c_out, kernel, stride, padding, offset)
+    buf = np.zeros(hostlib.load().convolve_s8_get_buffer_size(c_in, c_out, kernel, stride, padding) + 4, np.uint8)
+    out = np.zeros(_out_shape(case), np.int8)
+    assert board.call("convolve_s8", *_conv_args(case), buf, out) == 0
+    np.testing.assert_array_equal(out, golden.convolve_s8(**case)[0])
+
+
+@pytest.mark.parametrize("shape", [
+    # (hw, c_in, c_out, kernel, sub_len, hash_bits): one-tap chunks of 16 and 24 channels, chunks over
+    # several taps (L = 18 of 12 channels), odd L, an odd number of positions, H not a multiple of 4
+    (5, 16, 12, 3, 16, 8),
+    (4, 24, 9, 3, 24, 7),
+    (5, 12, 8, 3, 18, 8),
+    (5, 3, 5, 3, 9, 5),
+])
+def test_se_trec_hot_paths_on_the_core_match_golden(board, shape):
+    hw, c_in, c_out, kernel, sub_len, hash_bits = shape
+    case = _fixed_conv_case(sum(shape), hw, c_in, c_out, kernel, 1, 1, 11)
+    k = kernel * kernel * c_in
+    geometry = (hw, hw, c_in, c_out, kernel, 1, 1, sub_len, hash_bits)
+    size = hostlib.load().trec_se_convolve_s8_get_buffer_size(*geometry)
+    buf = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)  # poisoned scratch
+    out = np.zeros(_out_shape(case), np.int8)
+    clusters = np.zeros(k // sub_len, np.uint16)
+    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, buf, out, clusters) == 0
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
+    np.testing.assert_array_equal(clusters, expected_clusters[0])
+    np.testing.assert_array_equal(out, expected[0])
