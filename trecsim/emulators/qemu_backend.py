@@ -34,12 +34,17 @@ import time
 import weakref
 from pathlib import Path
 
-import numpy as np
-
 from trecsim.boards import Board
 from trecsim.emulators.elf import ElfImage, load_elf
-from trecsim.emulators.protocol import STACK_GUARD, ProtocolView
-from trecsim.emulators.result import EXCEPTIONS, RunResult, UartLine, decode_cfsr
+from trecsim.emulators.protocol import (
+    STACK_GUARD,
+    ProtocolView,
+    ViewSymbols,
+    file_uart_lines,
+    firmware_fault,
+    recorded_fault,
+)
+from trecsim.emulators.result import RunResult, UartLine
 from trecsim.errors import EmulatorError, FirmwareFault
 from trecsim.firmware import mps2
 
@@ -50,7 +55,6 @@ START_TIMEOUT_S = 15.0
 CYCLE_SOURCE = "none (QEMU counts no cycles and has no DWT: the firmware's cycle table reads 0)"
 INSTALL_HINT = ("install QEMU (apt-get install qemu-system-arm) or set TRECSIM_QEMU to a qemu-system-arm "
                 "binary (version 7.2 or later)")
-UART_TAIL = 8
 _CHUNK = 1024  # bytes per gdb memory packet (QEMU's PacketSize is 4096 hex characters)
 _MAX_STOPS = 64  # watchpoint stops before trec_done is set (.bss clearing writes it once)
 #: ARM registers in QEMU's M-profile gdb description.
@@ -214,7 +218,7 @@ def _stop(proc: subprocess.Popen | None, sock: socket.socket | None, tmp: str | 
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-class QemuBoard:
+class QemuBoard(ViewSymbols):
     """One board's core as QEMU's MPS2 machine with the ``variant="qemu"`` build of a firmware loaded,
     halted at reset. ``run`` drives the host protocol once; ``close`` (or dropping the object) ends
     QEMU. ``timeout_s`` bounds the run in wall-clock seconds."""
@@ -302,56 +306,22 @@ class QemuBoard:
         lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "has no peer" not in ln]
         return " | ".join(lines[-4:])
 
-    # ------------------------------------------------------------------ symbols
-
-    def write_symbol(self, name: str, data) -> None:
-        self.view.write_symbol(name, data)
-
-    def read_symbol(self, name: str, dtype="<u1", count: int | None = None) -> np.ndarray:
-        return self.view.read_symbol(name, dtype, count)
-
-    def read_u32(self, name: str) -> int:
-        return self.view.read_u32(name)
-
-    def has(self, name: str) -> bool:
-        return self.view.has(name)
+    # ------------------------------------------------------------------ console
 
     def uart_lines(self) -> list[UartLine]:
         """UART0's lines; QEMU gives no time stamps (cycles 0, time 0.0: see cycle_source)."""
-        try:
-            raw = self._uart.read_bytes()
-        except OSError:
-            return []
-        text = raw.decode(errors="replace").replace("\r", "")
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        return [UartLine(0, 0.0, line) for line in lines]
+        return file_uart_lines(self._uart)
 
     # ------------------------------------------------------------------ run
 
     def _fault(self, kind: str, what: str, *, cfsr: int = 0, pc: int | None = None, lr: int | None = None,
                fix: str | None = None) -> FirmwareFault:
-        tail = tuple(line.text for line in self.uart_lines()[-UART_TAIL:])
-        return FirmwareFault(what, kind=kind, pc=pc, lr=lr,
-                             pc_where=self.elf.describe(pc) if pc is not None else "",
-                             lr_where=(self.elf.describe(lr) if lr < 0xF0000000 else "EXC_RETURN")
-                             if lr is not None else "",
-                             cfsr_bits=decode_cfsr(cfsr), uart_tail=tail, where=self.where,
-                             fix=fix or "see the function and line above; rebuild after fixing the firmware")
+        return firmware_fault(self.elf, kind, what, cfsr=cfsr, pc=pc, lr=lr, uart=self.uart_lines(), where=self.where,
+                              fix=fix or "see the function and line above; rebuild after fixing the firmware")
 
     def firmware_fault(self) -> FirmwareFault | None:
         """The fault the firmware's own handler recorded in trec_fault (QEMU takes real exceptions)."""
-        rec = self.view.fault_record()
-        if rec is None:
-            return None
-        kind = EXCEPTIONS.get(int(rec["exception"]), f"exception {int(rec['exception'])}")
-        what = "the firmware's fault handler ran under QEMU"
-        if int(rec["cfsr"]) >> 15 & 1:
-            what += f" (BFAR 0x{int(rec['bfar']):08X})"
-        if int(rec["cfsr"]) >> 7 & 1:
-            what += f" (MMFAR 0x{int(rec['mmfar']):08X})"
-        return self._fault(kind, what, cfsr=int(rec["cfsr"]), pc=int(rec["pc"]), lr=int(rec["lr"]))
+        return recorded_fault(self.view, self._fault, "the firmware's fault handler ran under QEMU")
 
     def _gone(self) -> FirmwareFault:
         """QEMU ended on its own: "qemu: fatal: Lockup ..." (a fault it could not take, e.g. in a fault
@@ -436,8 +406,7 @@ class QemuBoard:
         """Writes ``model_input`` into trec_input (if given), paints the arenas, runs until trec_done and
         reads the protocol symbols. Raises FirmwareFault for faults, hangs and stack overflows.
         ``watches``: see :meth:`start`; the captures are in :attr:`captures` afterwards."""
-        if model_input is not None:
-            self.write_symbol("trec_input", np.ascontiguousarray(model_input, dtype=np.int8))
+        self.view.write_input(model_input)
         self.view.paint_arenas()
         stop, wall, self.captures = self.start(watches)
         fault = self.firmware_fault()
@@ -452,7 +421,7 @@ class QemuBoard:
         return RunResult(
             backend=self.backend, board=self.board.name, status=self.view.status(),
             done=bool(self.read_u32("trec_done")),
-            error=int(self.read_symbol("trec_error", "<i4", 1)[0]) if self.has("trec_error") else 0,
+            error=self.view.error(),
             stop=stop, outputs=self.view.outputs(), layers=layers, uart=self.uart_lines(),
             total_cycles=0, instructions=0, memory=self.view.memory_use(), cycle_source=CYCLE_SOURCE,
             clock_hz=self.board.clock_hz, wall_s=wall,

@@ -25,12 +25,17 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 from trecsim.boards import Board
 from trecsim.emulators.elf import ElfImage, load_elf
-from trecsim.emulators.protocol import STACK_GUARD, ProtocolView
-from trecsim.emulators.result import EXCEPTIONS, RunResult, UartLine, decode_cfsr
+from trecsim.emulators.protocol import (
+    STACK_GUARD,
+    ProtocolView,
+    ViewSymbols,
+    file_uart_lines,
+    firmware_fault,
+    recorded_fault,
+)
+from trecsim.emulators.result import RunResult, UartLine
 from trecsim.errors import EmulatorError, FirmwareFault
 
 __all__ = ["CYCLE_SOURCE", "INSTALL_HINT", "RenodeBoard", "renode_available", "require_renode"]
@@ -42,7 +47,6 @@ CYCLE_SOURCE = ("renode DWT CYCCNT (Renode's virtual time at one instruction per
                 "not a timing model)")
 DEFAULT_TIMEOUT_S = 30.0  # emulated seconds
 SLICE_S = 0.05  # emulated seconds per RunFor
-UART_TAIL = 8
 
 
 def require_renode():
@@ -85,7 +89,7 @@ class _Bus:
         self.sysbus.WriteBytes(self._array[self._byte](bytes(data)), address)
 
 
-class RenodeBoard:
+class RenodeBoard(ViewSymbols):
     """One board as Renode's machine from its .repl, with the firmware ``elf`` (built for the board's
     chip) loaded; ``timeout_s`` bounds the run in emulated seconds."""
 
@@ -120,47 +124,20 @@ class RenodeBoard:
                                 fix="check the board's .repl with Renode directly (include its .resc)")
         return str(out)
 
-    # ------------------------------------------------------------------ symbols
-
-    def write_symbol(self, name: str, data) -> None:
-        self.view.write_symbol(name, data)
-
-    def read_symbol(self, name: str, dtype="<u1", count: int | None = None) -> np.ndarray:
-        return self.view.read_symbol(name, dtype, count)
-
-    def read_u32(self, name: str) -> int:
-        return self.view.read_u32(name)
-
-    def has(self, name: str) -> bool:
-        return self.view.has(name)
+    # ------------------------------------------------------------------ console
 
     def uart_lines(self) -> list[UartLine]:
-        try:
-            text = self._uart.read_bytes().decode(errors="replace").replace("\r", "")
-        except OSError:
-            return []
-        lines = text.split("\n")
-        if lines and lines[-1] == "":
-            lines.pop()
-        return [UartLine(0, 0.0, line) for line in lines]
+        return file_uart_lines(self._uart)
 
     # ------------------------------------------------------------------ run
 
     def _fault(self, kind: str, what: str, *, cfsr: int = 0, pc: int | None = None, lr: int | None = None,
                fix: str | None = None) -> FirmwareFault:
-        return FirmwareFault(what, kind=kind, pc=pc, lr=lr, pc_where=self.elf.describe(pc) if pc is not None else "",
-                             lr_where=self.elf.describe(lr) if lr is not None and lr < 0xF0000000 else "",
-                             cfsr_bits=decode_cfsr(cfsr),
-                             uart_tail=tuple(line.text for line in self.uart_lines()[-UART_TAIL:]),
-                             where=self.where, fix=fix or "see the function and line above")
+        return firmware_fault(self.elf, kind, what, cfsr=cfsr, pc=pc, lr=lr, uart=self.uart_lines(), where=self.where,
+                              fix=fix or "see the function and line above", exc_return="")
 
     def firmware_fault(self) -> FirmwareFault | None:
-        rec = self.view.fault_record()
-        if rec is None:
-            return None
-        kind = EXCEPTIONS.get(int(rec["exception"]), f"exception {int(rec['exception'])}")
-        return self._fault(kind, "the firmware's fault handler ran under Renode", cfsr=int(rec["cfsr"]),
-                           pc=int(rec["pc"]), lr=int(rec["lr"]))
+        return recorded_fault(self.view, self._fault, "the firmware's fault handler ran under Renode", addresses=False)
 
     def start(self) -> tuple[str, float]:
         if self._ran:
@@ -179,8 +156,7 @@ class RenodeBoard:
                           pc=pc, fix="look at the loop around PC")
 
     def run(self, model_input=None) -> RunResult:
-        if model_input is not None:
-            self.write_symbol("trec_input", np.ascontiguousarray(model_input, dtype=np.int8))
+        self.view.write_input(model_input)
         self.view.paint_arenas()
         stop, wall = self.start()
         fault = self.firmware_fault()
@@ -191,7 +167,7 @@ class RenodeBoard:
                               fix="give the firmware more stack (trecsim build --stack) or use less of it")
         return RunResult(
             backend=self.backend, board=self.board.name, status=self.view.status(), done=True,
-            error=int(self.read_symbol("trec_error", "<i4", 1)[0]) if self.has("trec_error") else 0,
+            error=self.view.error(),
             stop=stop, outputs=self.view.outputs(), layers=self.view.layers(), uart=self.uart_lines(),
             total_cycles=0, instructions=0, memory=self.view.memory_use(), cycle_source=CYCLE_SOURCE,
             clock_hz=self.board.clock_hz, wall_s=wall)

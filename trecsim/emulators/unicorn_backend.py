@@ -22,7 +22,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import unicorn
 from unicorn import arm_const
 
@@ -31,20 +30,14 @@ from trecsim.emulators import cycles as cyclemod
 from trecsim.emulators import native
 from trecsim.emulators.chipregs import ChipRegisters
 from trecsim.emulators.elf import ElfImage, load_elf
-from trecsim.emulators.result import (
-    EXCEPTIONS,
-    FAULT_RECORD,
-    LAYER_RECORD,
-    PHASES,
-    STACK_PAINT,
-    STATUS,
-    LayerCycles,
-    MemoryUse,
-    RegionUse,
-    RunResult,
-    UartLine,
-    decode_cfsr,
+from trecsim.emulators.protocol import (
+    STACK_GUARD,
+    ProtocolView,
+    ViewSymbols,
+    firmware_fault,
+    recorded_fault,
 )
+from trecsim.emulators.result import MemoryUse, RunResult, UartLine
 from trecsim.errors import EmulatorError, FirmwareFault
 
 __all__ = ["DEFAULT_BUDGET", "UnicornBoard"]
@@ -61,14 +54,23 @@ _INTERRUPTS = {1: ("UsageFault", 16, "undefined instruction"), 2: ("SVCall", Non
                18: ("UsageFault", 17, "invalid state (an ARM-mode branch target)"),
                22: ("UsageFault", 24, "unaligned access")}
 DEFAULT_BUDGET = 2_000_000_000
-ARENA_PAINT = 0x6B1D6B1D
-UART_TAIL = 8
-#: A stack that wrote into its lowest bytes is reported as overflowed (it probably went further).
-STACK_GUARD = 64
 
 
 def _pages(base: int, end: int) -> tuple[int, int]:
     return base & ~(PAGE - 1), (end + PAGE - 1) & ~(PAGE - 1)
+
+
+class _UcMemory:
+    """Unicorn's memory as the protocol's MemoryAccess."""
+
+    def __init__(self, uc: unicorn.Uc):
+        self.uc = uc
+
+    def read(self, address: int, size: int) -> bytes:
+        return bytes(self.uc.mem_read(address, size))
+
+    def write(self, address: int, data: bytes) -> None:
+        self.uc.mem_write(address, data)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class _Uart:
     data_off: int
 
 
-class UnicornBoard:
+class UnicornBoard(ViewSymbols):
     """One board with one firmware loaded. ``accounting=False`` runs without any cycle hook
     (the bench's baseline: the UART and DWT are then plain memory)."""
 
@@ -96,6 +98,7 @@ class UnicornBoard:
         self.budget = budget
         self.uc = uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB)
         uc.ctl_set_cpu_model(CPU_MODELS[board.core.name])
+        self.view = ProtocolView(self.elf, board, _UcMemory(uc))
         self.uart = self._uart_layout()
         # RCC/PWR/flash/FMC register models, so that the firmware's chip set-up (clocks, SDRAM) ends
         self.chip = ChipRegisters(board)
@@ -215,16 +218,13 @@ class UnicornBoard:
             if "_stack_limit" in syms and "_stack_top" in syms:
                 self._tracks["__stack__"] = lib.tc_add_track(tc, syms["_stack_limit"].address,
                                                              syms["_stack_top"].address)
-            for s in self._arena_sections():
+            for s in self.view.arena_sections():
                 self._tracks[s.name] = lib.tc_add_track(tc, s.address, s.address + s.size)
         # the uc_engine handle of the Python Uc object
         err = lib.tc_attach(tc, self.uc._uch, what, DWT_PAGE, self.uart.page)
         if err:
             raise EmulatorError(f"attaching the native cycle hook to Unicorn failed (code {err})",
                                 fix="reinstall unicorn==2.1.4; report it if it persists")
-
-    def _arena_sections(self):
-        return [s for s in self.elf.sections if s.name.startswith(".arena_") and s.size]
 
     def _map_sdram(self) -> None:
         """The FMC set-up is complete (chip model): the SDRAM answers from now on; its arenas are painted."""
@@ -236,11 +236,12 @@ class UnicornBoard:
     def _mapped(self, address: int) -> bool:
         return not any(m.contains(address) for m, _ in self._unmapped_sdram)
 
+    def _mapped_arenas(self):
+        """The arenas in mapped memory (not the SDRAM before the firmware's FMC set-up)."""
+        return [s for s in self.view.arena_sections() if self._mapped(s.address)]
+
     def _paint_arenas(self) -> None:
-        for s in self._arena_sections():
-            if self._mapped(s.address):
-                n = s.size // 4
-                self.uc.mem_write(s.address, np.full(n, ARENA_PAINT, "<u4").tobytes())
+        self.view.paint_arenas(self._mapped_arenas())
 
     # ------------------------------------------------------------------ hooks (rare events only)
 
@@ -251,28 +252,6 @@ class UnicornBoard:
     def _on_invalid(self, uc, access, address, size, value, user):
         self._invalid = (access, address, size)
         return False
-
-    # ------------------------------------------------------------------ symbols
-
-    def write_symbol(self, name: str, data) -> None:
-        sym = self.elf.symbol(name)
-        raw = np.ascontiguousarray(data).tobytes() if not isinstance(data, (bytes, bytearray)) else bytes(data)
-        if sym.size and len(raw) != sym.size:
-            raise EmulatorError(f"{name} takes {sym.size} bytes, not {len(raw)}", where=str(self.elf.path),
-                                fix="pass the model input of the spec the firmware was built from")
-        self.uc.mem_write(sym.address, raw)
-
-    def read_symbol(self, name: str, dtype="<u1", count: int | None = None) -> np.ndarray:
-        sym = self.elf.symbol(name)
-        dt = np.dtype(dtype)
-        n = sym.size // dt.itemsize if count is None else count
-        return np.frombuffer(bytes(self.uc.mem_read(sym.address, n * dt.itemsize)), dtype=dt).copy()
-
-    def read_u32(self, name: str) -> int:
-        return int(self.read_symbol(name, "<u4", 1)[0])
-
-    def has(self, name: str) -> bool:
-        return name in self.elf.symbols
 
     # ------------------------------------------------------------------ run
 
@@ -339,27 +318,20 @@ class UnicornBoard:
         syms = self.elf.symbols
         if "_stack_limit" not in syms:
             return False
-        limit = syms["_stack_limit"].address
-        if sp is not None and sp < limit:
+        if sp is not None and sp < syms["_stack_limit"].address:
             return True
-        try:  # the guard zone: the lowest STACK_GUARD bytes of the reserve
-            guard = np.frombuffer(bytes(self.uc.mem_read(limit, STACK_GUARD)), "<u4")
+        try:  # the guard zone, once the runtime has painted the stack (trec_status is 0 until then)
+            return self.view.stack_overflowed()
         except unicorn.UcError:
             return False
-        # trecsim's runtime paints the stack before it sets trec_status (0 until then)
-        painted = self.has("trec_status") and self.read_u32("trec_status") != 0
-        return painted and bool((guard != STACK_PAINT).any())
 
     def _fault(self, kind: str, what: str, *, cfsr: int = 0, pc: int | None = None, lr: int | None = None,
                fix: str | None = None) -> FirmwareFault:
         pc = self._reg(arm_const.UC_ARM_REG_PC) if pc is None else pc
         lr = self._reg(arm_const.UC_ARM_REG_LR) if lr is None else lr
-        tail = tuple(line.text for line in self.uart_lines()[-UART_TAIL:])
-        return FirmwareFault(what, kind=kind, pc=pc, lr=lr, pc_where=self.elf.describe(pc),
-                             lr_where=self.elf.describe(lr) if lr < 0xF0000000 else "EXC_RETURN",
-                             cfsr_bits=decode_cfsr(cfsr), uart_tail=tail,
-                             where=f"{self.elf.path} on {self.board.name} ({self.backend})",
-                             fix=fix or "see the function and line above; rebuild after fixing the firmware")
+        return firmware_fault(self.elf, kind, what, cfsr=cfsr, pc=pc, lr=lr, uart=self.uart_lines(),
+                              where=f"{self.elf.path} on {self.board.name} ({self.backend})",
+                              fix=fix or "see the function and line above; rebuild after fixing the firmware")
 
     def _unicorn_fault(self, exc: unicorn.UcError) -> FirmwareFault:
         sp = self._reg(arm_const.UC_ARM_REG_SP)
@@ -403,51 +375,17 @@ class UnicornBoard:
 
     def firmware_fault(self) -> FirmwareFault | None:
         """The fault the firmware's own handler recorded in trec_fault (on targets that take exceptions)."""
-        if not self.has("trec_fault") or not self.has("trec_status"):
-            return None
-        if STATUS.get(self.read_u32("trec_status")) != "fault":
-            return None
-        rec = self.read_symbol("trec_fault", FAULT_RECORD, 1)[0]
-        kind = EXCEPTIONS.get(int(rec["exception"]), f"exception {int(rec['exception'])}")
-        what = "the firmware's fault handler ran"
-        if int(rec["cfsr"]) >> 15 & 1:
-            what += f" (BFAR 0x{int(rec['bfar']):08X})"
-        if int(rec["cfsr"]) >> 7 & 1:
-            what += f" (MMFAR 0x{int(rec['mmfar']):08X})"
-        return self._fault(kind, what, cfsr=int(rec["cfsr"]), pc=int(rec["pc"]), lr=int(rec["lr"]))
+        return recorded_fault(self.view, self._fault, "the firmware's fault handler ran")
 
     # ------------------------------------------------------------------ memory accounting
 
-    def _stack_peak(self) -> tuple[int, int]:
-        syms = self.elf.symbols
-        if "_stack_limit" not in syms or "_stack_top" not in syms:
-            return 0, 0
-        lo, hi = syms["_stack_limit"].address, syms["_stack_top"].address
-        words = np.frombuffer(bytes(self.uc.mem_read(lo, hi - lo)), "<u4")
-        untouched = np.flatnonzero(words != STACK_PAINT)
-        first = int(untouched[0]) if len(untouched) else len(words)
-        return hi - lo, 4 * (len(words) - first)
-
     def _arena_peaks(self) -> dict[str, int]:
-        out = {}
-        for s in self._arena_sections():
-            if not self._mapped(s.address):  # the firmware never set up the SDRAM, so never used it
-                out[s.name[len(".arena_"):]] = 0
-                continue
-            words = np.frombuffer(bytes(self.uc.mem_read(s.address, s.size // 4 * 4)), "<u4")
-            touched = np.flatnonzero(words != ARENA_PAINT)
-            out[s.name[len(".arena_"):]] = 4 * (int(touched[-1]) + 1) if len(touched) else 0
-        return out
+        """Painted arena peaks; an arena in SDRAM the firmware never set up was never used (0)."""
+        measured = self.view.arena_peaks(self._mapped_arenas())
+        names = [s.name[len(".arena_"):] for s in self.view.arena_sections()]
+        return {name: measured.get(name, 0) for name in names}
 
     def memory_use(self) -> MemoryUse:
-        board = self.board
-        reserved, peak = self._stack_peak()
-        arena_peaks = self._arena_peaks()
-        stack_lo = self.elf.symbols["_stack_limit"].address if "_stack_limit" in self.elf.symbols else None
-        sections = []
-        for s in self.elf.sections:
-            r = board.region_at(s.address)
-            sections.append((s.name, s.address, s.size, r.name if r else "?"))
         tracked_stack = tracked_arenas = None
         if self.track_writes:
             lo_hi = self._tracked()
@@ -455,29 +393,10 @@ class UnicornBoard:
                 lo, _ = lo_hi["__stack__"]
                 tracked_stack = (self.elf.symbols["_stack_top"].address - (lo & ~3)) if lo is not None else 0
             tracked_arenas = {}
-            for s in self._arena_sections():
+            for s in self.view.arena_sections():
                 lo, hi = lo_hi.get(s.name, (None, None))
                 tracked_arenas[s.name[len(".arena_"):]] = (hi - s.address) if lo is not None else 0
-        regions = []
-        for m in board.memories:
-            static = arenas = apeak = 0
-            for s in self.elf.sections:
-                lo, hi = max(s.address, m.base), min(s.address + s.size, m.end)
-                if hi <= lo or s.name == ".stack":  # the stack's reserve is counted as such
-                    continue
-                if s.name.startswith(".arena_"):
-                    arenas += hi - lo
-                    name = s.name[len(".arena_"):]
-                    written_hi = s.address + arena_peaks.get(name, 0)
-                    apeak += max(0, min(written_hi, hi) - lo)
-                else:
-                    static += hi - lo
-            if m.kind == "flash":  # the .data image lives in flash too
-                static += sum(s.size for s in self.elf.sections if s.name == ".data" and not m.contains(s.address))
-            in_stack = stack_lo is not None and m.contains(stack_lo)
-            regions.append(RegionUse(m.name, m.kind, m.size, static, arenas, apeak,
-                                     reserved if in_stack else 0, peak if in_stack else 0))
-        return MemoryUse(tuple(regions), tuple(sections), reserved, peak, tracked_stack, arena_peaks, tracked_arenas)
+        return self.view.memory_use(self._arena_peaks(), tracked_stack=tracked_stack, tracked_arenas=tracked_arenas)
 
     def _tracked(self) -> dict[str, tuple[int | None, int | None]]:
         """Exact mode: (lowest, one past the highest) byte written per tracked range."""
@@ -493,41 +412,26 @@ class UnicornBoard:
     def run(self, model_input=None) -> RunResult:
         """Writes ``model_input`` into trec_input (if given), runs to the breakpoint and reads the protocol
         symbols. Raises FirmwareFault for faults, runaways and stack overflows."""
-        if model_input is not None:
-            self.write_symbol("trec_input", np.ascontiguousarray(model_input, dtype=np.int8))
+        self.view.write_input(model_input)
         stop, wall = self.start()
         fault = self.firmware_fault()
         if fault is not None:
             raise fault
         if self._stack_overflowed():
-            reserved, _ = self._stack_peak()
+            reserved, _ = self.view.stack_peak()
             raise self._fault("stack overflow", f"the stack reached its limit: it wrote into the lowest {STACK_GUARD} of "
                               f"its {reserved} reserved bytes, so data below it was probably overwritten",
                               fix="give the firmware more stack (trecsim build --stack) or use less of it")
         return self._result(stop, wall)
 
     def _result(self, stop: str, wall: float) -> RunResult:
-        outputs = {}
-        layers: list[LayerCycles] = []
-        if self.has("trec_output"):
-            outputs["trec_output"] = self.read_symbol("trec_output", np.int8)
-        for name in self.elf.symbols:
-            if name.startswith("trec_clusters_"):
-                outputs[name] = self.read_symbol(name, "<u2")
-        if self.has("trec_layer_count") and self.has("trec_cycles"):
-            n = self.read_u32("trec_layer_count")
-            names = [bytes(r).split(b"\0")[0].decode() for r in self.read_symbol("trec_layer_names", "S16", n)]
-            recs = self.read_symbol("trec_cycles", LAYER_RECORD, n)
-            for name, rec in zip(names, recs):
-                phases = {p: int(v) for p, v in zip(PHASES, rec["phase"])} if rec["phase"].any() else {}
-                layers.append(LayerCycles(name, int(rec["cycles"]), phases, int(rec["clusters"]), int(rec["status"])))
+        view = self.view
+        outputs, layers = view.outputs(), view.layers()
         counters = self.counters()
-        status = STATUS.get(self.read_u32("trec_status"), "unknown") if self.has("trec_status") else "unknown"
         return RunResult(
-            backend=self.backend, board=self.board.name, status=status,
+            backend=self.backend, board=self.board.name, status=view.status(),
             done=bool(self.read_u32("trec_done")) if self.has("trec_done") else stop == "bkpt",
-            error=int(self.read_symbol("trec_error", "<i4", 1)[0]) if self.has("trec_error") else 0,
-            stop=stop, outputs=outputs, layers=layers, uart=self.uart_lines(),
+            error=view.error(), stop=stop, outputs=outputs, layers=layers, uart=self.uart_lines(),
             total_cycles=counters.get("cycles", 0), instructions=counters.get("instructions", 0),
             memory=self.memory_use(),
             cycle_source=(f"model estimate (trecsim {self.board.core.name} cycle model, "

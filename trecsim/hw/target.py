@@ -28,20 +28,15 @@ import numpy as np
 from trecsim.boards import Board
 from trecsim.emulators.chipregs import DBGMCU_IDCODE, dev_id
 from trecsim.emulators.elf import ElfImage, load_elf
-from trecsim.emulators.result import (
-    EXCEPTIONS,
-    FAULT_RECORD,
-    LAYER_RECORD,
-    PHASES,
-    STACK_PAINT,
-    STATUS,
-    LayerCycles,
-    MemoryUse,
-    RegionUse,
-    RunResult,
-    UartLine,
-    decode_cfsr,
+from trecsim.emulators.protocol import (
+    ARENA_PAINT,
+    ProtocolView,
+    ViewSymbols,
+    exception_name,
+    fault_addresses,
+    firmware_fault,
 )
+from trecsim.emulators.result import FAULT_RECORD, MemoryUse, RunResult, UartLine
 from trecsim.errors import FirmwareFault, HardwareError
 from trecsim.hw.probe import Probe
 
@@ -50,7 +45,6 @@ __all__ = ["ARENA_PAINT", "DEFAULT_TIMEOUT_S", "INIT_ERRORS", "KNOWN_DEV_IDS", "
 DEFAULT_TIMEOUT_S = 60.0
 HALT_TIMEOUT_S = 2.0
 POLL_S = 0.01
-ARENA_PAINT = 0x6B1D6B1D  # as the emulator paints them
 DWT_CYCCNT = 0xE0001004
 #: DEV_IDs of STM32 families, to name what is attached when it is not the expected chip.
 KNOWN_DEV_IDS = {0x410: "STM32F10x medium density", 0x411: "STM32F2xx", 0x413: "STM32F405/407/415/417",
@@ -100,7 +94,20 @@ def check_board(probe: Probe, board: Board) -> int:
     return idcode
 
 
-class HardwareBoard:
+class _ProbeMemory:
+    """The target's memory through the probe, as the protocol's MemoryAccess."""
+
+    def __init__(self, probe: Probe):
+        self.probe = probe
+
+    def read(self, address: int, size: int) -> bytes:
+        return self.probe.read_memory(address, size)
+
+    def write(self, address: int, data: bytes) -> None:
+        self.probe.write_memory(address, data)
+
+
+class HardwareBoard(ViewSymbols):
     """A board behind a probe with one firmware programmed: the Emulator interface on real hardware."""
 
     backend = "hw"
@@ -113,6 +120,7 @@ class HardwareBoard:
         self.board = board
         self.probe = probe
         self.elf = elf if isinstance(elf, ElfImage) else load_elf(elf)
+        self.view = ProtocolView(self.elf, board, _ProbeMemory(probe), error_type=HardwareError)
         self.console = console  # a trecsim.hw.console.SerialConsole, or None
         self.timeout_s = timeout_s
         self.poll_s = poll_s
@@ -128,41 +136,18 @@ class HardwareBoard:
     def cycle_source(self) -> str:
         return self.probe.cycle_source
 
-    # ------------------------------------------------------------------ symbols
-
-    def write_symbol(self, name: str, data) -> None:
-        sym = self.elf.symbol(name)
-        raw = bytes(data) if isinstance(data, (bytes, bytearray)) else np.ascontiguousarray(data).tobytes()
-        if sym.size and len(raw) != sym.size:
-            raise HardwareError(f"{name} takes {sym.size} bytes, not {len(raw)}", where=str(self.elf.path),
-                                fix="pass the model input of the spec the firmware was built from")
-        self.probe.write_memory(sym.address, raw)
-
-    def read_symbol(self, name: str, dtype="<u1", count: int | None = None) -> np.ndarray:
-        sym = self.elf.symbol(name)
-        dt = np.dtype(dtype)
-        n = sym.size // dt.itemsize if count is None else count
-        return np.frombuffer(self.probe.read_memory(sym.address, n * dt.itemsize), dtype=dt).copy()
-
-    def read_u32(self, name: str) -> int:
-        return int(self.read_symbol(name, "<u4", 1)[0])
-
-    def has(self, name: str) -> bool:
-        return name in self.elf.symbols
-
     # ------------------------------------------------------------------ the protocol
 
     def _on_chip_arenas(self):
         out = []
-        for s in self.elf.sections:
-            if s.name.startswith(".arena_") and s.size:
-                r = self.board.region_at(s.address)
-                if r is not None and r.kind != "sdram":  # SDRAM is not usable before the firmware's FMC set-up
-                    out.append(s)
+        for s in self.view.arena_sections():
+            r = self.board.region_at(s.address)
+            if r is not None and r.kind != "sdram":  # SDRAM is not usable before the firmware's FMC set-up
+                out.append(s)
         return out
 
     def _status(self) -> str:
-        return STATUS.get(self.read_u32("trec_status"), "unknown") if self.has("trec_status") else "unknown"
+        return self.view.status()
 
     def _where(self) -> str:
         try:
@@ -175,13 +160,11 @@ class HardwareBoard:
         """One inference on the board; see the module doc."""
         probe = self.probe
         probe.reset_halt()
-        if model_input is not None:
-            self.write_symbol("trec_input", np.ascontiguousarray(model_input, dtype=np.int8))
+        self.view.write_input(model_input)
         self.write_symbol("trec_done", np.zeros(1, "<u4"))
         self.write_symbol("trec_status", np.zeros(1, "<u4"))
         arenas = self._on_chip_arenas()
-        for s in arenas:
-            probe.write_memory(s.address, np.full(s.size // 4, ARENA_PAINT, "<u4").tobytes())
+        self.view.paint_arenas(arenas)
         if self.console is not None:
             self.console.start()
         t0 = time.perf_counter()
@@ -207,7 +190,7 @@ class HardwareBoard:
             time.sleep(self.poll_s)
         uart = self._console_lines()
         status = self._status()
-        error = int(self.read_symbol("trec_error", "<i4", 1)[0]) if self.has("trec_error") else 0
+        error = self.view.error()
         if status == "fault":
             raise self._fault(uart)
         if status == "error" and error in INIT_ERRORS:
@@ -224,33 +207,13 @@ class HardwareBoard:
 
     def _fault(self, uart: list[UartLine]) -> FirmwareFault:
         rec = self.read_symbol("trec_fault", FAULT_RECORD, 1)[0]
-        kind = EXCEPTIONS.get(int(rec["exception"]), f"exception {int(rec['exception'])}")
-        what = "the firmware's fault handler ran on the board"
-        cfsr = int(rec["cfsr"])
-        if cfsr >> 15 & 1:
-            what += f" (BFAR 0x{int(rec['bfar']):08X})"
-        if cfsr >> 7 & 1:
-            what += f" (MMFAR 0x{int(rec['mmfar']):08X})"
-        pc, lr = int(rec["pc"]), int(rec["lr"])
-        return FirmwareFault(what, kind=kind, pc=pc, lr=lr, pc_where=self.elf.describe(pc),
-                             lr_where=self.elf.describe(lr) if lr < 0xF0000000 else "EXC_RETURN",
-                             cfsr_bits=decode_cfsr(cfsr), uart_tail=tuple(u.text for u in uart[-8:]),
-                             where=f"{self.elf.path} on {self.board.name} ({self.probe.description})",
-                             fix="see the function and line above; rebuild after fixing the firmware")
+        return firmware_fault(self.elf, exception_name(rec), "the firmware's fault handler ran on the board"
+                              + fault_addresses(rec), cfsr=int(rec["cfsr"]), pc=int(rec["pc"]), lr=int(rec["lr"]),
+                              uart=uart, where=f"{self.elf.path} on {self.board.name} ({self.probe.description})",
+                              fix="see the function and line above; rebuild after fixing the firmware")
 
     def _result(self, status: str, error: int, uart: list[UartLine], wall: float, arenas) -> RunResult:
-        outputs = {"trec_output": self.read_symbol("trec_output", np.int8)}
-        for name in self.elf.symbols:
-            if name.startswith("trec_clusters_"):
-                outputs[name] = self.read_symbol(name, "<u2")
-        layers: list[LayerCycles] = []
-        if self.has("trec_layer_count") and self.has("trec_cycles"):
-            n = self.read_u32("trec_layer_count")
-            names = [bytes(r).split(b"\0")[0].decode() for r in self.read_symbol("trec_layer_names", "S16", n)]
-            recs = self.read_symbol("trec_cycles", LAYER_RECORD, n)
-            for name, rec in zip(names, recs):
-                phases = {p: int(v) for p, v in zip(PHASES, rec["phase"])} if rec["phase"].any() else {}
-                layers.append(LayerCycles(name, int(rec["cycles"]), phases, int(rec["clusters"]), int(rec["status"])))
+        outputs, layers = self.view.outputs(), self.view.layers()
         try:  # CYCCNT from the end of the set-up to the breakpoint
             total = int.from_bytes(self.probe.read_memory(DWT_CYCCNT, 4), "little")
         except HardwareError:
@@ -265,40 +228,4 @@ class HardwareBoard:
     def _memory(self, arenas) -> MemoryUse:
         """Per-region use from the ELF's sections, the stack the firmware painted and the arenas painted
         before the run (on-chip arenas only; SDRAM arenas count as unmeasured, 0)."""
-        syms = self.elf.symbols
-        reserved = peak = 0
-        stack_lo = syms["_stack_limit"].address if "_stack_limit" in syms else None
-        if stack_lo is not None and "_stack_top" in syms:
-            hi = syms["_stack_top"].address
-            words = np.frombuffer(self.probe.read_memory(stack_lo, hi - stack_lo), "<u4")
-            untouched = np.flatnonzero(words != STACK_PAINT)
-            reserved = hi - stack_lo
-            peak = 4 * (len(words) - int(untouched[0])) if len(untouched) else 0
-        arena_peaks: dict[str, int] = {}
-        for s in arenas:
-            words = np.frombuffer(self.probe.read_memory(s.address, s.size // 4 * 4), "<u4")
-            touched = np.flatnonzero(words != ARENA_PAINT)
-            arena_peaks[s.name[len(".arena_"):]] = 4 * (int(touched[-1]) + 1) if len(touched) else 0
-        sections = []
-        for s in self.elf.sections:
-            r = self.board.region_at(s.address)
-            sections.append((s.name, s.address, s.size, r.name if r else "?"))
-        regions = []
-        for m in self.board.memories:
-            static = planned = apeak = 0
-            for s in self.elf.sections:
-                lo, hi = max(s.address, m.base), min(s.address + s.size, m.end)
-                if hi <= lo or s.name == ".stack":
-                    continue
-                if s.name.startswith(".arena_"):
-                    planned += hi - lo
-                    written_hi = s.address + arena_peaks.get(s.name[len(".arena_"):], 0)
-                    apeak += max(0, min(written_hi, hi) - lo)
-                else:
-                    static += hi - lo
-            if m.kind == "flash":
-                static += sum(s.size for s in self.elf.sections if s.name == ".data" and not m.contains(s.address))
-            in_stack = stack_lo is not None and m.contains(stack_lo)
-            regions.append(RegionUse(m.name, m.kind, m.size, static, planned, apeak,
-                                     reserved if in_stack else 0, peak if in_stack else 0))
-        return MemoryUse(tuple(regions), tuple(sections), reserved, peak, None, arena_peaks, None)
+        return self.view.memory_use(self.view.arena_peaks(arenas))
