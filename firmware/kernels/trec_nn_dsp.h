@@ -466,7 +466,7 @@ static inline void trec_dot_q15i_w4_2x4(const int16_t *a, const int16_t *w, int3
     int32_t s0, s1, s2, s3, s4, s5, s6, s7;
 #if TREC_NN_DSP_NATIVE
     int32_t x, y, p;
-    /* the first pair with SMUAD (no zeroing of the sums), then the SMLAD loop */
+    /* the first pair with SMUAD (no zeroing of the sums), then the SMLAD loop, unrolled twice */
     __asm__ volatile("ldr %[y], [%[a], #4]\n\t"
                      "ldr %[x], [%[a]], #8\n\t"
                      "ldr %[p], [%[w]], #4\n\t"
@@ -481,7 +481,25 @@ static inline void trec_dot_q15i_w4_2x4(const int16_t *a, const int16_t *w, int3
                      "ldr %[p], [%[w]], #4\n\t"
                      "smuad %[s3], %[x], %[p]\n\t"
                      "smuad %[s7], %[y], %[p]\n\t"
-                     "subs %[n], %[n], #1\n\t"
+                     "subs %[n], %[n], #1\n\t"      /* pairs left */
+                     "beq 2f\n\t"
+                     "tst %[n], #1\n\t"
+                     "beq 1f\n\t"
+                     "ldr %[y], [%[a], #4]\n\t"
+                     "ldr %[x], [%[a]], #8\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s0], %[x], %[p], %[s0]\n\t"
+                     "smlad %[s4], %[y], %[p], %[s4]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s1], %[x], %[p], %[s1]\n\t"
+                     "smlad %[s5], %[y], %[p], %[s5]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s2], %[x], %[p], %[s2]\n\t"
+                     "smlad %[s6], %[y], %[p], %[s6]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s3], %[x], %[p], %[s3]\n\t"
+                     "smlad %[s7], %[y], %[p], %[s7]\n\t"
+                     "subs %[n], %[n], #1\n\t"      /* an odd one alone, then two per trip */
                      "beq 2f\n"
                      "1:\n\t"
                      "ldr %[y], [%[a], #4]\n\t"
@@ -498,7 +516,21 @@ static inline void trec_dot_q15i_w4_2x4(const int16_t *a, const int16_t *w, int3
                      "ldr %[p], [%[w]], #4\n\t"
                      "smlad %[s3], %[x], %[p], %[s3]\n\t"
                      "smlad %[s7], %[y], %[p], %[s7]\n\t"
-                     "subs %[n], %[n], #1\n\t"
+                     "ldr %[y], [%[a], #4]\n\t"
+                     "ldr %[x], [%[a]], #8\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s0], %[x], %[p], %[s0]\n\t"
+                     "smlad %[s4], %[y], %[p], %[s4]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s1], %[x], %[p], %[s1]\n\t"
+                     "smlad %[s5], %[y], %[p], %[s5]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s2], %[x], %[p], %[s2]\n\t"
+                     "smlad %[s6], %[y], %[p], %[s6]\n\t"
+                     "ldr %[p], [%[w]], #4\n\t"
+                     "smlad %[s3], %[x], %[p], %[s3]\n\t"
+                     "smlad %[s7], %[y], %[p], %[s7]\n\t"
+                     "subs %[n], %[n], #2\n\t"
                      "bne 1b\n"
                      "2:"
                      : [s0] "=&r"(s0), [s1] "=&r"(s1), [s2] "=&r"(s2), [s3] "=&r"(s3), [s4] "=&r"(s4),
