@@ -64,7 +64,8 @@ extern volatile trec_fault_record trec_fault;
 
 static inline uint32_t trec_cycles_now(void) { return TREC_DWT_CYCCNT; }
 
-/* Console UART (usart.c): blocking transmit of text and decimal numbers. */
+/* Console UART (usart.c, or mps2/uart_cmsdk.c in the QEMU builds; the text functions of both are
+ * trec_console.h's): blocking transmit of text and decimal numbers. */
 void trec_uart_init(void);
 void trec_uart_puts(const char *s);
 void trec_uart_put_u32(uint32_t v);

@@ -1,5 +1,6 @@
 /*
- * usart.c - minimal blocking transmitter on the console USART (board.h: TREC_UART_BASE).
+ * usart.c - minimal blocking transmitter on the console USART (board.h: TREC_UART_BASE), under
+ * the console text of trec_console.h.
  *
  * Register layouts (RM0386 for the STM32F4 USART, RM0385 for the STM32F7 USART):
  *   F4: SR 0x00 (TXE bit 7), DR 0x04, BRR 0x08, CR1 0x0C (UE bit 13, TE bit 3)
@@ -45,35 +46,4 @@ static void put_char(char c)
     UART_DATA = (uint32_t)(uint8_t)c;
 }
 
-void trec_uart_puts(const char *s)
-{
-    while (*s != '\0') {
-        if (*s == '\n') {
-            put_char('\r');
-        }
-        put_char(*s++);
-    }
-}
-
-void trec_uart_put_u32(uint32_t v)
-{
-    char digits[11];
-    int32_t n = 0;
-    do {
-        digits[n++] = (char)('0' + (v % 10u));
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        put_char(digits[--n]);
-    }
-}
-
-void trec_uart_put_i32(int32_t v)
-{
-    if (v < 0) {
-        put_char('-');
-        trec_uart_put_u32(0u - (uint32_t)v);
-    } else {
-        trec_uart_put_u32((uint32_t)v);
-    }
-}
+#include "trec_console.h" /* trec_uart_puts, _put_u32, _put_i32 over put_char */

@@ -21,7 +21,7 @@ from trecsim.emulators import BUILD_VARIANTS, open_board, run_firmware
 from trecsim.errors import EmulatorError, FirmwareFault
 from trecsim.firmware import mps2
 from trecsim.firmware.build import (COMMON_FLAGS, CORE_FLAGS, KERNEL_DIR, LINK_FLAGS, MPS2_DIR, RUNTIME_DIR,
-                                    build_firmware)
+                                    _input_files, build_firmware)
 
 QEMU = shutil.which("qemu-system-arm")
 needs_qemu = pytest.mark.skipif(QEMU is None, reason="qemu-system-arm not installed: the QEMU cross-check needs it "
@@ -92,6 +92,9 @@ def test_the_qemu_build_links_the_same_plan_at_the_machines_addresses(name):
     board_h = (qbuild.out_dir / "board.h").read_text()
     assert "TREC_NO_CHIP_INIT 1" in board_h and f"0x{machine.uart0:08X}" in board_h
     assert "TREC_BOARD_" not in board_h.replace("TREC_BOARD_H", "").replace("TREC_BOARD_NAME", "")
+    # either UART driver includes the one console text, which is in the cache key of both variants
+    for variant in (None, "qemu"):
+        assert RUNTIME_DIR / "trec_console.h" in _input_files(variant)
 
 
 # --------------------------------------------------------------------------- what only QEMU catches

@@ -11,8 +11,9 @@ A model that does not fit is refused with the numbers (:class:`~trecsim.errors.B
 
 ``variant="qemu"`` links the same sources for the QEMU MPS2 machine that stands in for the board's
 core (:mod:`trecsim.firmware.mps2`): the board's regions relocated into the machine's RAM, the same
-memory plan, the CMSDK UART console (``firmware/runtime/mps2/``) instead of ``usart.c`` and no chip
-set-up; cached apart in ``build/firmware/qemu-<machine>/<board>/<model>-<mode>[-noprofile]/``.
+memory plan, the CMSDK UART console (``firmware/runtime/mps2/``, with the same text functions,
+``trec_console.h``) instead of ``usart.c`` and no chip set-up; cached apart in
+``build/firmware/qemu-<machine>/<board>/<model>-<mode>[-noprofile]/``.
 """
 
 from __future__ import annotations

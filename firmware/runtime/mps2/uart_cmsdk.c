@@ -1,6 +1,7 @@
 /*
  * uart_cmsdk.c - the console of the QEMU MPS2 builds (trecsim/firmware/mps2.py): a blocking
- * transmitter on UART0 of the Arm CMSDK APB (board.h: TREC_UART_BASE), in place of usart.c.
+ * transmitter on UART0 of the Arm CMSDK APB (board.h: TREC_UART_BASE), in place of usart.c, under
+ * the same console text (trec_console.h).
  *
  * Registers (Arm CMSDK APB UART, DDI 0479): DATA 0x00, STATE 0x04 (bit 0 TX buffer full),
  * CTRL 0x08 (bit 0 TX enable), BAUDDIV 0x10 (>= 16). QEMU prints what UART0 sends on its first
@@ -30,35 +31,4 @@ static void put_char(char c)
     UART_DATA = (uint32_t)(uint8_t)c;
 }
 
-void trec_uart_puts(const char *s)
-{
-    while (*s != '\0') {
-        if (*s == '\n') {
-            put_char('\r');
-        }
-        put_char(*s++);
-    }
-}
-
-void trec_uart_put_u32(uint32_t v)
-{
-    char digits[11];
-    int32_t n = 0;
-    do {
-        digits[n++] = (char)('0' + (v % 10u));
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0) {
-        put_char(digits[--n]);
-    }
-}
-
-void trec_uart_put_i32(int32_t v)
-{
-    if (v < 0) {
-        put_char('-');
-        trec_uart_put_u32(0u - (uint32_t)v);
-    } else {
-        trec_uart_put_u32((uint32_t)v);
-    }
-}
+#include "trec_console.h" /* trec_uart_puts, _put_u32, _put_i32 over put_char */
