@@ -36,14 +36,8 @@ from pathlib import Path
 
 from trecsim.boards import Board
 from trecsim.emulators.elf import ElfImage, load_elf
-from trecsim.emulators.protocol import (
-    STACK_GUARD,
-    ProtocolView,
-    ViewSymbols,
-    file_uart_lines,
-    firmware_fault,
-    recorded_fault,
-)
+from trecsim.emulators.protocol import (STACK_GUARD, ProtocolView, ViewSymbols, file_uart_lines, firmware_fault,
+                                        recorded_fault)
 from trecsim.emulators.result import RunResult, UartLine
 from trecsim.errors import EmulatorError, FirmwareFault
 from trecsim.firmware import mps2
