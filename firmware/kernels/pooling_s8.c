@@ -1,4 +1,7 @@
 /* pooling_s8.c - max, average and global average pooling (no padding). */
+#include <string.h>
+
+#include "trec_nn_dsp.h"
 #include "trec_nn_math.h"
 #include "trec_nn_support.h"
 #include "trecsim_nn.h"
@@ -21,6 +24,30 @@ int32_t max_pool_s8(const int8_t *input, int32_t input_h, int32_t input_w, int32
     int32_t oy, ox, ky, kx, c;
     if (oh < 1 || ow < 1 || channels < 1 || act_bad(act_min, act_max)) {
         return TREC_NN_ARG_ERROR;
+    }
+    if ((channels & 3) == 0) {
+        /* four channels per word: the lanewise max over the window (SSUB8 + SEL), then the clamp as
+         * a lanewise max with act_min and min with act_max, the same as the loop below */
+        const int32_t lo4 = (int32_t)((uint32_t)(uint8_t)act_min * 0x01010101u);
+        const int32_t hi4 = (int32_t)((uint32_t)(uint8_t)act_max * 0x01010101u);
+        for (oy = 0; oy < oh; oy++) {
+            for (ox = 0; ox < ow; ox++) {
+                int8_t *out = output + (oy * ow + ox) * channels;
+                const int8_t *first = input + (oy * stride * input_w + ox * stride) * channels;
+                for (c = 0; c < channels; c += 4) {
+                    int32_t m = trec_read_s8x4(first + c);
+                    for (ky = 0; ky < kernel; ky++) {
+                        const int8_t *row = first + ky * input_w * channels + c;
+                        for (kx = 0; kx < kernel; kx++) {
+                            m = trec_max_s8x4(m, trec_read_s8x4(row + kx * channels));
+                        }
+                    }
+                    m = trec_min_s8x4(trec_max_s8x4(m, lo4), hi4);
+                    memcpy(out + c, &m, 4);
+                }
+            }
+        }
+        return TREC_NN_SUCCESS;
     }
     for (oy = 0; oy < oh; oy++) {
         for (ox = 0; ox < ow; ox++) {

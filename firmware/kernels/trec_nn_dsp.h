@@ -107,6 +107,45 @@ static inline int32_t trec_pkhtb16(int32_t a, int32_t b) { return trec_pack16(tr
 
 #endif
 
+/* Lanewise signed max and min of four int8 (SSUB8 sets a GE flag per lane where a >= b, SEL picks
+ * by them); the portable model below computes the same lanes. */
+#if TREC_NN_DSP_NATIVE
+static inline int32_t trec_max_s8x4(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("ssub8 %0, %1, %2\n\t"
+            "sel %0, %1, %2"
+            : "=&r"(r)
+            : "r"(a), "r"(b)
+            : "cc");
+    return r;
+}
+static inline int32_t trec_min_s8x4(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("ssub8 %0, %1, %2\n\t"
+            "sel %0, %2, %1"
+            : "=&r"(r)
+            : "r"(a), "r"(b)
+            : "cc");
+    return r;
+}
+#else
+static inline int32_t trec_lanes_s8x4(int32_t a, int32_t b, int32_t take_max)
+{
+    uint32_t r = 0;
+    int32_t i;
+    for (i = 0; i < 4; i++) {
+        const int32_t x = (int8_t)(uint8_t)((uint32_t)a >> (8 * i)), y = (int8_t)(uint8_t)((uint32_t)b >> (8 * i));
+        const int32_t v = take_max ? (x >= y ? x : y) : (x >= y ? y : x);
+        r |= (uint32_t)(uint8_t)v << (8 * i);
+    }
+    return (int32_t)r;
+}
+static inline int32_t trec_max_s8x4(int32_t a, int32_t b) { return trec_lanes_s8x4(a, b, 1); }
+static inline int32_t trec_min_s8x4(int32_t a, int32_t b) { return trec_lanes_s8x4(a, b, 0); }
+#endif
+
 /* Unaligned-safe word reads and writes (one LDR/STR on Cortex-M4/M7). */
 static inline int32_t trec_read_s8x4(const int8_t *p)
 {

@@ -28,7 +28,7 @@ CPUS = {
     "cortex-m4": (["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16"], arm_const.UC_CPU_ARM_CORTEX_M4),
     "cortex-m7": (["-mcpu=cortex-m7", "-mfpu=fpv5-sp-d16"], arm_const.UC_CPU_ARM_CORTEX_M7),
 }
-ENTRY_POINTS = ["convolve_s8", "trec_convolve_s8", "trec_se_convolve_s8", "fully_connected_s8"]
+ENTRY_POINTS = ["convolve_s8", "trec_convolve_s8", "trec_se_convolve_s8", "fully_connected_s8", "max_pool_s8"]
 RAM, RAM_SIZE = 0x20000000, 8 << 20
 RETURN = 0x0F000000
 SLOW = settings(max_examples=25, deadline=None)
@@ -218,4 +218,15 @@ def test_se_trec_hot_paths_on_the_core_match_golden(board, shape):
     assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, buf, out, clusters) == 0
     expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
     np.testing.assert_array_equal(clusters, expected_clusters[0])
+    np.testing.assert_array_equal(out, expected[0])
+
+
+@pytest.mark.parametrize("shape", [(6, 6, 8, 2, 2, -128, 127), (7, 5, 12, 3, 2, -5, 100), (5, 5, 7, 2, 1, 0, 127)])
+def test_max_pool_on_the_core_matches_golden(board, shape):
+    """Channels in words of four (SSUB8 + SEL, the clamp included) and a count that is not."""
+    h, w, c, kernel, stride, act_min, act_max = shape
+    x = np.random.default_rng(h * w * c).integers(-128, 128, (1, h, w, c), dtype=np.int8)
+    expected = golden.max_pool_s8(x, kernel, stride, act_min, act_max)
+    out = np.zeros(expected.shape[1:], np.int8)
+    assert board.call("max_pool_s8", x[0], h, w, c, kernel, stride, act_min, act_max, out) == 0
     np.testing.assert_array_equal(out, expected[0])
