@@ -1,4 +1,6 @@
 /* trec_common.c - phases shared by trec_convolve_s8 and trec_se_convolve_s8. */
+#include <string.h>
+
 #include "trec_nn_dsp.h"
 #include "trec_nn_math.h"
 #include "trec_nn_support.h"
@@ -28,11 +30,14 @@ int32_t trec_check_trec_args(int32_t input_h, int32_t input_w, int32_t input_c, 
 
 void trec_acc_init(int32_t *acc, int32_t positions, int32_t output_c, const int32_t *bias)
 {
-    int32_t p, o;
+    int32_t p;
+    if (!bias) {
+        memset(acc, 0, (size_t)positions * (size_t)output_c * sizeof(int32_t));
+        return;
+    }
+    /* one bias row per position (the C library's word copy) */
     for (p = 0; p < positions; p++) {
-        for (o = 0; o < output_c; o++) {
-            *acc++ = bias ? bias[o] : 0;
-        }
+        memcpy(acc + p * output_c, bias, (size_t)output_c * sizeof(int32_t));
     }
 }
 

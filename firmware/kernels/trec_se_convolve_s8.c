@@ -131,13 +131,15 @@ static void se_pack_w4(const int8_t *w_m, int32_t k, int32_t output_c, int32_t s
     }
 }
 
-/* trec_q7_to_q15_reordered with the words of dst at a stride of `step` int16 (the chunk's
- * pair-interleaved rows): group g's (v0, v2) at dst + 2g * step, (v1, v3) at dst + (2g + 1) * step;
- * the tail of n % 4 in natural order, element i of it in word 2G + i / 2, half i % 2. */
-static void se_q7_to_q15_reordered_strided(const int8_t *src, int16_t *dst, int32_t n, int16_t offset, int32_t step)
+/* One chunk row from a run of n contiguous int8 (+ offset) into its pair-interleaved place, words
+ * at a stride of `step` int16: group g's (v0, v2) at dst + 2g * step, (v1, v3) at dst + (2g + 1) *
+ * step (trec_q7_to_q15_reordered's order); a tail of n % 4 in natural order as whole words, element i
+ * of it in word 2G + i / 2, half i % 2, the other half 0 (which is the pad of an odd L). */
+static void se_put_run_strided(const int8_t *src, int16_t *dst, int32_t n, int16_t offset, int32_t step)
 {
     const int32_t offset2 = (int32_t)(((uint32_t)(uint16_t)offset << 16) | (uint16_t)offset);
-    int32_t k = n >> 2, i;
+    const int32_t t = n & 3;
+    int32_t k = n >> 2;
     while (k-- > 0) {
         const int32_t x = trec_read_s8x4(src);
         trec_write_q15x2(dst, trec_sxtab16(offset2, x));
@@ -145,8 +147,13 @@ static void se_q7_to_q15_reordered_strided(const int8_t *src, int16_t *dst, int3
         src += 4;
         dst += 2 * step;
     }
-    for (i = 0; i < (n & 3); i++) {
-        dst[(i >> 1) * step + (i & 1)] = (int16_t)(src[i] + offset);
+    if (t > 0) {
+        const uint32_t lo = (uint16_t)(src[0] + offset);
+        const uint32_t hi = t > 1 ? (uint16_t)(src[1] + offset) : 0u;
+        trec_write_q15x2(dst, (int32_t)(lo | hi << 16));
+        if (t > 2) {
+            trec_write_q15x2(dst + step, (int32_t)(uint16_t)(src[2] + offset));
+        }
     }
 }
 
@@ -260,24 +267,34 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
             const int32_t kx0 = rem / input_c, ci0 = rem - kx0 * input_c;
             const int16_t off = (int16_t)input_offset;
             int32_t oy = 0, ox = 0;
-            for (p = 0; p < positions; p++) {
-                /* row p at its pair-interleaved place: word l at dst + l * step */
-                int16_t *dst = b.chunk + se_chunk_row(p, l2);
-                const int32_t step = se_chunk_step(p, positions);
-                if (input_c - ci0 >= sub_len) {
-                    /* the chunk is one run of channels of tap (ky0, kx0), widened straight into place */
-                    const int32_t y = oy * stride - padding + ky0, x = ox * stride - padding + kx0;
+            if (input_c - ci0 >= sub_len) {
+                /* every chunk is one run of channels of tap (ky0, kx0): widened straight into place,
+                 * the window's corner (y, x) stepped along the positions */
+                const int32_t x_first = kx0 - padding;
+                int32_t y = ky0 - padding, x = x_first;
+                for (p = 0; p < positions; p++) {
+                    int16_t *dst = b.chunk + se_chunk_row(p, l2);
+                    const int32_t step = se_chunk_step(p, positions);
                     if ((uint32_t)y < (uint32_t)input_h && (uint32_t)x < (uint32_t)input_w) {
-                        se_q7_to_q15_reordered_strided(input + (y * input_w + x) * input_c + ci0, dst, sub_len, off,
-                                                       step);
+                        se_put_run_strided(input + (y * input_w + x) * input_c + ci0, dst, sub_len, off, step);
                     } else {
                         for (l = 0; l < pairs; l++) {
                             trec_write_q15x2(dst + l * step, 0);
                         }
                     }
-                } else {
+                    x += stride;
+                    if (++ox == output_w) {
+                        ox = 0;
+                        x = x_first;
+                        y += stride;
+                    }
+                }
+            } else {
+                for (p = 0; p < positions; p++) {
                     /* runs over several taps: built contiguously in wq (free until the hash phase
                      * rebuilds it), reordered, then its words stored in place */
+                    int16_t *dst = b.chunk + se_chunk_row(p, l2);
+                    const int32_t step = se_chunk_step(p, positions);
                     int16_t *v = b.wq;
                     trec_im2col_chunk_q15(input, input_h, input_w, input_c, kernel, oy * stride - padding,
                                           ox * stride - padding, k0, sub_len, off, v);
@@ -286,15 +303,13 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                         trec_write_q15x2(dst + l * step, trec_read_q15x2(v + 2 * l));
                     }
                     if (sub_len & 1) {
-                        dst[(sub_len >> 1) * step] = v[sub_len - 1];
+                        /* the last element, and the pad (0) as the second half of its word */
+                        trec_write_q15x2(dst + (sub_len >> 1) * step, (int32_t)(uint16_t)v[sub_len - 1]);
                     }
-                }
-                if (l2 != sub_len) {
-                    dst[(sub_len >> 1) * step + 1] = 0; /* the pad, second half of the last word */
-                }
-                if (++ox == output_w) {
-                    ox = 0;
-                    oy++;
+                    if (++ox == output_w) {
+                        ox = 0;
+                        oy++;
+                    }
                 }
             }
         }

@@ -82,7 +82,14 @@ def test_data_memory_timing_adds_flash_wait_states_on_the_f469(sample):
     timed = run_firmware(build.elf, board, inputs[0], memory_timing=True)
     np.testing.assert_array_equal(timed.output, want.logits[0])
     assert timed.counters["flash_data_misses"] > 0
-    assert timed.total_cycles > plain.total_cycles and timed.instructions == plain.instructions
+    assert timed.total_cycles > plain.total_cycles
+    for a, b in zip(timed.layers, plain.layers):
+        assert a.name == b.name and a.cycles >= b.cycles, a.name
+    # Wait states change time, not the program: the same instructions run, except that the console
+    # prints the longer cycle figures digit by digit (conv1 crosses 10,000,000 only when timed).
+    extra_digits = sum(map(len, timed.console)) - sum(map(len, plain.console))
+    assert extra_digits >= 0
+    assert 0 <= timed.instructions - plain.instructions <= 40 * extra_digits
 
 
 def test_symbols_are_read_and_written_by_name(sample):
