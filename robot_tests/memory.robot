@@ -28,6 +28,16 @@ Space-Efficient TREC CifarNet Fits The NUCLEO-F746ZG
     Run Image    0
     Outputs Should Match Golden
 
+Plain TREC SqueezeNet Does Not Fit The NUCLEO-F746ZG, Which Has No SDRAM
+    Load Board And Model    nucleo-f746zg    squeezenet    trec
+    Model Should Not Fit    fire3.expand3    scratch    bytes over    se-trec
+
+Space-Efficient TREC SqueezeNet Fits The NUCLEO-F746ZG
+    Load Board And Model    nucleo-f746zg    squeezenet    se-trec
+    Build Firmware
+    Run Image    0
+    Outputs Should Match Golden
+
 A Model With More Weights Than Flash Is Refused By The NUCLEO-F746ZG With The Numbers
     Load Board    nucleo-f746zg
     Load Synthetic Model    weights=1536 KB
