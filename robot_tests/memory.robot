@@ -32,6 +32,10 @@ Plain TREC SqueezeNet Does Not Fit The NUCLEO-F746ZG, Which Has No SDRAM
     Load Board And Model    nucleo-f746zg    squeezenet    trec
     Model Should Not Fit    fire3.expand3    scratch    bytes over    se-trec
 
+Plain TREC ZfNet Does Not Fit The NUCLEO-F746ZG, Which Has No SDRAM
+    Load Board And Model    nucleo-f746zg    zfnet    trec
+    Model Should Not Fit    conv2    scratch    bytes over    se-trec
+
 Space-Efficient TREC SqueezeNet Fits The NUCLEO-F746ZG
     Load Board And Model    nucleo-f746zg    squeezenet    se-trec
     Build Firmware
