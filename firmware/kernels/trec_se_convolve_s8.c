@@ -157,11 +157,17 @@ static void se_put_run_strided(const int8_t *src, int16_t *dst, int32_t n, int16
     }
 }
 
+/* [s > 0] as the sign bit of 0 - s: a NEG and a shifted ORR per bit instead of a compare and an
+ * IT block. Exact since s is never INT_MIN: |s| <= L2 * 255 * 128, far below 2^31 for any chunk. */
+static uint32_t se_positive(int32_t s)
+{
+    return (0u - (uint32_t)s) >> 31;
+}
+
 /* four hash bits from four projections */
 static uint32_t se_bits4(const int32_t *sum)
 {
-    return (uint32_t)(sum[0] > 0) | ((uint32_t)(sum[1] > 0) << 1) | ((uint32_t)(sum[2] > 0) << 2) |
-           ((uint32_t)(sum[3] > 0) << 3);
+    return se_positive(sum[0]) | se_positive(sum[1]) << 1 | se_positive(sum[2]) << 2 | se_positive(sum[3]) << 3;
 }
 
 /* ids[p] = sum_j [v_p . W_j > 0] << j for j < hash_bits, v_p the chunk rows in their pair-interleaved
