@@ -665,21 +665,39 @@ static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int3
 
 /*
  * acc[i] += t[i] (wrapping int32) for i < 4 * n4, n4 > 0; both 4-byte aligned. On the core a
- * block of LDM/LDM/4 ADD/STM per four words, elsewhere the same sums in C.
+ * block of LDM/LDM/4 ADD/STM per four words, elsewhere the same sums in C. The loop runs two
+ * blocks per trip (an odd block first), which halves its SUBS/BNE overhead.
  */
+#if TREC_NN_DSP_NATIVE
+/* four words of t into r4-r7 */
+#define TREC_ADD4_T "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
+/* four words of the row at operand `row` += r4-r7, the pointer stepped past them */
+#define TREC_ADD4_ROW(row)                          \
+    "ldmia %[" row "], {r8, r9, r10, r12}\n\t"      \
+    "add r8, r8, r4\n\t"                            \
+    "add r9, r9, r5\n\t"                            \
+    "add r10, r10, r6\n\t"                          \
+    "add r12, r12, r7\n\t"                          \
+    "stmia %[" row "]!, {r8, r9, r10, r12}\n\t"
+/* n4 blocks: an odd one alone, then two per trip */
+#define TREC_ADD4_LOOP(block)                       \
+    "tst %[n], #1\n\t"                              \
+    "beq 1f\n\t"                                    \
+    block                                           \
+    "subs %[n], %[n], #1\n\t"                       \
+    "beq 2f\n"                                      \
+    "1:\n\t"                                        \
+    block                                           \
+    block                                           \
+    "subs %[n], %[n], #2\n\t"                       \
+    "bne 1b\n"                                      \
+    "2:"
+#endif
+
 static inline void trec_add_s32x4(int32_t *acc, const int32_t *t, int32_t n4)
 {
 #if TREC_NN_DSP_NATIVE
-    __asm__ volatile("1:\n\t"
-                     "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
-                     "ldmia %[a], {r8, r9, r10, r12}\n\t"
-                     "add r4, r4, r8\n\t"
-                     "add r5, r5, r9\n\t"
-                     "add r6, r6, r10\n\t"
-                     "add r7, r7, r12\n\t"
-                     "stmia %[a]!, {r4, r5, r6, r7}\n\t"
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b"
+    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_ADD4_ROW("a"))
                      : [a] "+r"(acc), [t] "+r"(t), [n] "+r"(n4)
                      :
                      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
@@ -699,22 +717,7 @@ static inline void trec_add_s32x4(int32_t *acc, const int32_t *t, int32_t n4)
 static inline void trec_add_s32x4_2(int32_t *acc0, int32_t *acc1, const int32_t *t, int32_t n4)
 {
 #if TREC_NN_DSP_NATIVE
-    __asm__ volatile("1:\n\t"
-                     "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
-                     "ldmia %[a], {r8, r9, r10, r12}\n\t"
-                     "add r8, r8, r4\n\t"
-                     "add r9, r9, r5\n\t"
-                     "add r10, r10, r6\n\t"
-                     "add r12, r12, r7\n\t"
-                     "stmia %[a]!, {r8, r9, r10, r12}\n\t"
-                     "ldmia %[b], {r8, r9, r10, r12}\n\t"
-                     "add r8, r8, r4\n\t"
-                     "add r9, r9, r5\n\t"
-                     "add r10, r10, r6\n\t"
-                     "add r12, r12, r7\n\t"
-                     "stmia %[b]!, {r8, r9, r10, r12}\n\t"
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b"
+    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_ADD4_ROW("a") TREC_ADD4_ROW("b"))
                      : [a] "+r"(acc0), [b] "+r"(acc1), [t] "+r"(t), [n] "+r"(n4)
                      :
                      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
@@ -736,28 +739,7 @@ static inline void trec_add_s32x4_2(int32_t *acc0, int32_t *acc1, const int32_t 
 static inline void trec_add_s32x4_3(int32_t *acc0, int32_t *acc1, int32_t *acc2, const int32_t *t, int32_t n4)
 {
 #if TREC_NN_DSP_NATIVE
-    __asm__ volatile("1:\n\t"
-                     "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
-                     "ldmia %[a], {r8, r9, r10, r12}\n\t"
-                     "add r8, r8, r4\n\t"
-                     "add r9, r9, r5\n\t"
-                     "add r10, r10, r6\n\t"
-                     "add r12, r12, r7\n\t"
-                     "stmia %[a]!, {r8, r9, r10, r12}\n\t"
-                     "ldmia %[b], {r8, r9, r10, r12}\n\t"
-                     "add r8, r8, r4\n\t"
-                     "add r9, r9, r5\n\t"
-                     "add r10, r10, r6\n\t"
-                     "add r12, r12, r7\n\t"
-                     "stmia %[b]!, {r8, r9, r10, r12}\n\t"
-                     "ldmia %[c], {r8, r9, r10, r12}\n\t"
-                     "add r8, r8, r4\n\t"
-                     "add r9, r9, r5\n\t"
-                     "add r10, r10, r6\n\t"
-                     "add r12, r12, r7\n\t"
-                     "stmia %[c]!, {r8, r9, r10, r12}\n\t"
-                     "subs %[n], %[n], #1\n\t"
-                     "bne 1b"
+    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_ADD4_ROW("a") TREC_ADD4_ROW("b") TREC_ADD4_ROW("c"))
                      : [a] "+r"(acc0), [b] "+r"(acc1), [c] "+r"(acc2), [t] "+r"(t), [n] "+r"(n4)
                      :
                      : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
