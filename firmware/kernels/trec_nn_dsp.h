@@ -759,4 +759,89 @@ static inline void trec_add_s32x4_3(int32_t *acc0, int32_t *acc1, int32_t *acc2,
 #endif
 }
 
+/*
+ * Cluster sums over a pair-interleaved chunk row (word l, the int16 pair (v[2l], v[2l + 1]), at
+ * v + 4l; see trec_se_convolve_s8.c), pairs > 0 words, sum 4-byte aligned:
+ *   trec_sum_q15i_add: sum[i] += v[i], trec_sum_q15i_set: sum[i] = v[i], for i < 2 * pairs.
+ * On the core two words per block (an odd word first): LDR/LDR (the second pipelined), LDM, SXTAH and
+ * ADD ..., ASR #16 widen each half into its int32 (SXTH/ASR for set), STM; elsewhere the same in C.
+ */
+#if TREC_NN_DSP_NATIVE
+static inline void trec_sum_q15i_add(int32_t *sum, const int16_t *v, int32_t pairs)
+{
+    int32_t x, y;
+    __asm__ volatile("tst %[n], #1\n\t"
+                     "beq 1f\n\t"
+                     "ldr %[x], [%[v]], #8\n\t"
+                     "ldmia %[s], {r4, r5}\n\t"
+                     "sxtah r4, r4, %[x]\n\t"
+                     "add r5, r5, %[x], asr #16\n\t"
+                     "stmia %[s]!, {r4, r5}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "beq 2f\n"
+                     "1:\n\t"
+                     "ldr %[y], [%[v], #8]\n\t"
+                     "ldr %[x], [%[v]], #16\n\t"
+                     "ldmia %[s], {r4, r5, r6, r7}\n\t"
+                     "sxtah r4, r4, %[x]\n\t"
+                     "add r5, r5, %[x], asr #16\n\t"
+                     "sxtah r6, r6, %[y]\n\t"
+                     "add r7, r7, %[y], asr #16\n\t"
+                     "stmia %[s]!, {r4, r5, r6, r7}\n\t"
+                     "subs %[n], %[n], #2\n\t"
+                     "bne 1b\n"
+                     "2:"
+                     : [s] "+r"(sum), [v] "+r"(v), [n] "+r"(pairs), [x] "=&r"(x), [y] "=&r"(y)
+                     :
+                     : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+
+static inline void trec_sum_q15i_set(int32_t *sum, const int16_t *v, int32_t pairs)
+{
+    int32_t x, y;
+    __asm__ volatile("tst %[n], #1\n\t"
+                     "beq 1f\n\t"
+                     "ldr %[x], [%[v]], #8\n\t"
+                     "sxth r4, %[x]\n\t"
+                     "asr r5, %[x], #16\n\t"
+                     "stmia %[s]!, {r4, r5}\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "beq 2f\n"
+                     "1:\n\t"
+                     "ldr %[y], [%[v], #8]\n\t"
+                     "ldr %[x], [%[v]], #16\n\t"
+                     "sxth r4, %[x]\n\t"
+                     "asr r5, %[x], #16\n\t"
+                     "sxth r6, %[y]\n\t"
+                     "asr r7, %[y], #16\n\t"
+                     "stmia %[s]!, {r4, r5, r6, r7}\n\t"
+                     "subs %[n], %[n], #2\n\t"
+                     "bne 1b\n"
+                     "2:"
+                     : [s] "+r"(sum), [v] "+r"(v), [n] "+r"(pairs), [x] "=&r"(x), [y] "=&r"(y)
+                     :
+                     : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+#else
+static inline void trec_sum_q15i_add(int32_t *sum, const int16_t *v, int32_t pairs)
+{
+    while (pairs-- > 0) {
+        sum[0] += v[0];
+        sum[1] += v[1];
+        sum += 2;
+        v += 4;
+    }
+}
+
+static inline void trec_sum_q15i_set(int32_t *sum, const int16_t *v, int32_t pairs)
+{
+    while (pairs-- > 0) {
+        sum[0] = v[0];
+        sum[1] = v[1];
+        sum += 2;
+        v += 4;
+    }
+}
+#endif
+
 #endif /* TREC_NN_DSP_H */

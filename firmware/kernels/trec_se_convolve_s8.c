@@ -216,6 +216,67 @@ static int32_t se_chunk_step(int32_t p, int32_t positions)
     return ((p | 1) < positions) ? 4 : 2;
 }
 
+/* The slot of hash id: the table's entry if the sparse-set check trusts it (its count + 1), else a
+ * new slot pushed (count 1) and returned as ~slot. */
+static int32_t se_slot_of(const se_layout *b, uint32_t id, int32_t *n_slots)
+{
+    int32_t s = b->table[id];
+    if (s < *n_slots && b->slot_id[s] == id) {
+        b->counts[s]++;
+        return s;
+    }
+    s = (*n_slots)++;
+    b->table[id] = (uint16_t)s;
+    TREC_NN_STAT_ADD(table_writes, 1);
+    b->slot_id[s] = (uint16_t)id;
+    b->counts[s] = 1;
+    return ~s;
+}
+
+/* Cluster phase of one sub-matrix: cluster_of[p] (the ID) -> its slot, slots[s] = the int32 sums of
+ * its members' chunk rows (a new slot's row set from its first member, no clearing, the others added:
+ * trec_sum_q15i_set/add on the pair-interleaved rows, a lone last position's contiguous row in C; the
+ * pad of an odd L is 0 and sums to 0), counts[s] = its members. Returns the number of slots. */
+static int32_t se_cluster(const se_layout *b, int32_t positions, int32_t l2)
+{
+    const int32_t pairs = l2 >> 1;
+    const int32_t paired = positions & ~(int32_t)1;
+    uint16_t *ids = b->cluster_of;
+    int32_t *slots = b->slots;
+    const int16_t *v = b->chunk;
+    int32_t n_slots = 0, p, s, l;
+    for (p = 0; p < paired; p++) {
+        s = se_slot_of(b, ids[p], &n_slots);
+        if (s >= 0) {
+            trec_sum_q15i_add(slots + s * l2, v, pairs);
+        } else {
+            s = ~s;
+            trec_sum_q15i_set(slots + s * l2, v, pairs);
+        }
+        ids[p] = (uint16_t)s;
+        /* row of p + 1: the second half-word pair of this row pair, or the next row pair */
+        v += (p & 1) ? 2 * l2 - 2 : 2;
+    }
+    if (p < positions) {
+        int32_t *sum;
+        s = se_slot_of(b, ids[p], &n_slots);
+        if (s >= 0) {
+            sum = slots + s * l2;
+            for (l = 0; l < l2; l++) {
+                sum[l] += v[l];
+            }
+        } else {
+            sum = slots + ~s * l2;
+            for (l = 0; l < l2; l++) {
+                sum[l] = v[l];
+            }
+            s = ~s;
+        }
+        ids[p] = (uint16_t)s;
+    }
+    return n_slots;
+}
+
 /* one past the last index of slot s's members in order[] (counts[] holds each slot's first) */
 static int32_t se_slot_end(const se_layout *b, int32_t s, int32_t n_slots, int32_t positions)
 {
@@ -332,30 +393,7 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
 
         /* cluster: reversed ID table (never cleared) -> slot; push new slots; accumulate sums */
         TREC_PHASE_BEGIN(TREC_PHASE_CLUSTER);
-        for (p = 0; p < positions; p++) {
-            const int16_t *v = b.chunk + se_chunk_row(p, l2);
-            const int32_t step = se_chunk_step(p, positions);
-            const uint16_t id = b.cluster_of[p];
-            int32_t *sum;
-            s = b.table[id];
-            if (s >= n_slots || b.slot_id[s] != id) {
-                s = n_slots++;
-                b.table[id] = (uint16_t)s;
-                TREC_NN_STAT_ADD(table_writes, 1);
-                b.slot_id[s] = id;
-                b.counts[s] = 0;
-                memset(b.slots + s * l2, 0, sizeof(int32_t) * (size_t)l2);
-            }
-            b.counts[s]++;
-            sum = b.slots + s * l2;
-            /* a pair of int16 per load (the pad of an odd L is 0 and sums to 0) */
-            for (l = 0; l < l2; l += 2, v += step) {
-                const int32_t vv = trec_read_q15x2(v);
-                sum[l] += (int16_t)(uint16_t)((uint32_t)vv & 0xFFFFu);
-                sum[l + 1] += vv >> 16;
-            }
-            b.cluster_of[p] = (uint16_t)s;
-        }
+        n_slots = se_cluster(&b, positions, l2);
         /* group the positions by slot (counting sort; the chunk is dead, order[] takes its bytes):
          * counts[s] -> end of slot s in order[], then filled backwards down to its start, so
          * members of slot s are order[counts[s] .. slot_end(s)), in increasing position */
