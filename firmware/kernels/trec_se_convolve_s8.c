@@ -51,6 +51,12 @@
 #include "trec_profile.h"
 #include "trecsim_nn.h"
 
+#if defined(__GNUC__)
+#define SE_NOINLINE __attribute__((noinline))
+#else
+#define SE_NOINLINE
+#endif
+
 typedef struct {
     uint16_t *table;
     int32_t *acc, *slots, *t;
@@ -218,59 +224,62 @@ static int32_t se_chunk_step(int32_t p, int32_t positions)
 
 /* The slot of hash id: the table's entry if the sparse-set check trusts it (its count + 1), else a
  * new slot pushed (count 1) and returned as ~slot. */
-static int32_t se_slot_of(const se_layout *b, uint32_t id, int32_t *n_slots)
+static inline int32_t se_slot_of(uint16_t *table, uint16_t *slot_id, uint16_t *counts, uint32_t id, int32_t *n_slots)
 {
-    int32_t s = b->table[id];
-    if (s < *n_slots && b->slot_id[s] == id) {
-        b->counts[s]++;
+    int32_t s = table[id];
+    if (s < *n_slots && slot_id[s] == id) {
+        counts[s]++;
         return s;
     }
     s = (*n_slots)++;
-    b->table[id] = (uint16_t)s;
+    table[id] = (uint16_t)s;
     TREC_NN_STAT_ADD(table_writes, 1);
-    b->slot_id[s] = (uint16_t)id;
-    b->counts[s] = 1;
+    slot_id[s] = (uint16_t)id;
+    counts[s] = 1;
     return ~s;
 }
 
-/* Cluster phase of one sub-matrix: cluster_of[p] (the ID) -> its slot, slots[s] = the int32 sums of
- * its members' chunk rows (a new slot's row set from its first member, no clearing, the others added:
- * trec_sum_q15i_set/add on the pair-interleaved rows, a lone last position's contiguous row in C; the
- * pad of an odd L is 0 and sums to 0), counts[s] = its members. Returns the number of slots. */
-static int32_t se_cluster(const se_layout *b, int32_t positions, int32_t l2)
+/* One position of the cluster phase: its ID -> slot, its chunk row (pair-interleaved, see
+ * se_chunk_row) added to the slot's sums, or set as them for a new slot (no clearing). */
+static inline int32_t se_cluster_one(uint16_t *table, uint16_t *slot_id, uint16_t *counts, int32_t *slots, uint32_t id,
+                                     const int16_t *v, int32_t l2, int32_t *n_slots)
 {
-    const int32_t pairs = l2 >> 1;
-    const int32_t paired = positions & ~(int32_t)1;
-    uint16_t *ids = b->cluster_of;
-    int32_t *slots = b->slots;
-    const int16_t *v = b->chunk;
+    int32_t s = se_slot_of(table, slot_id, counts, id, n_slots);
+    if (s >= 0) {
+        trec_sum_q15i_add(slots + s * l2, v, l2 >> 1);
+    } else {
+        s = ~s;
+        trec_sum_q15i_set(slots + s * l2, v, l2 >> 1);
+    }
+    return s;
+}
+
+/* Cluster phase of one sub-matrix: ids[p] (the ID) -> its slot, slots[s] = the int32 sums of its
+ * members' chunk rows, counts[s] = its members; the pad of an odd L is 0 and sums to 0. A lone last
+ * position's row is contiguous and is done in C. Returns the number of slots. Out of line, so that
+ * its pointers get the registers that the caller's many live values would otherwise take. */
+SE_NOINLINE static int32_t se_cluster(uint16_t *table, uint16_t *slot_id, uint16_t *counts, int32_t *slots,
+                                      uint16_t *ids, const int16_t *chunk, int32_t positions, int32_t l2)
+{
     int32_t n_slots = 0, p, s, l;
-    for (p = 0; p < paired; p++) {
-        s = se_slot_of(b, ids[p], &n_slots);
-        if (s >= 0) {
-            trec_sum_q15i_add(slots + s * l2, v, pairs);
-        } else {
-            s = ~s;
-            trec_sum_q15i_set(slots + s * l2, v, pairs);
-        }
-        ids[p] = (uint16_t)s;
-        /* row of p + 1: the second half-word pair of this row pair, or the next row pair */
-        v += (p & 1) ? 2 * l2 - 2 : 2;
+    for (p = 0; p + 1 < positions; p += 2, chunk += 2 * l2) {
+        ids[p] = (uint16_t)se_cluster_one(table, slot_id, counts, slots, ids[p], chunk, l2, &n_slots);
+        ids[p + 1] = (uint16_t)se_cluster_one(table, slot_id, counts, slots, ids[p + 1], chunk + 2, l2, &n_slots);
     }
     if (p < positions) {
         int32_t *sum;
-        s = se_slot_of(b, ids[p], &n_slots);
+        s = se_slot_of(table, slot_id, counts, ids[p], &n_slots);
         if (s >= 0) {
             sum = slots + s * l2;
             for (l = 0; l < l2; l++) {
-                sum[l] += v[l];
+                sum[l] += chunk[l];
             }
         } else {
-            sum = slots + ~s * l2;
-            for (l = 0; l < l2; l++) {
-                sum[l] = v[l];
-            }
             s = ~s;
+            sum = slots + s * l2;
+            for (l = 0; l < l2; l++) {
+                sum[l] = chunk[l];
+            }
         }
         ids[p] = (uint16_t)s;
     }
@@ -393,7 +402,7 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
 
         /* cluster: reversed ID table (never cleared) -> slot; push new slots; accumulate sums */
         TREC_PHASE_BEGIN(TREC_PHASE_CLUSTER);
-        n_slots = se_cluster(&b, positions, l2);
+        n_slots = se_cluster(b.table, b.slot_id, b.counts, b.slots, b.cluster_of, b.chunk, positions, l2);
         /* group the positions by slot (counting sort; the chunk is dead, order[] takes its bytes):
          * counts[s] -> end of slot s in order[], then filled backwards down to its start, so
          * members of slot s are order[counts[s] .. slot_end(s)), in increasing position */
