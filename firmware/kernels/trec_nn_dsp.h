@@ -107,6 +107,18 @@ static inline int32_t trec_pkhtb16(int32_t a, int32_t b) { return trec_pack16(tr
 
 #endif
 
+/* [x > 0] (x saturated to the unsigned 1-bit range [0, 1]): USAT #1 on the core. */
+#if TREC_NN_DSP_NATIVE
+static inline uint32_t trec_usat1(int32_t x)
+{
+    uint32_t r;
+    __asm__("usat %0, #1, %1" : "=r"(r) : "r"(x));
+    return r;
+}
+#else
+static inline uint32_t trec_usat1(int32_t x) { return x > 0 ? 1u : 0u; }
+#endif
+
 /* Lanewise signed max and min of four int8 (SSUB8 sets a GE flag per lane where a >= b, SEL picks
  * by them); the portable model below computes the same lanes. */
 #if TREC_NN_DSP_NATIVE

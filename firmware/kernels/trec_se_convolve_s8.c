@@ -163,11 +163,10 @@ static void se_put_run_strided(const int8_t *src, int16_t *dst, int32_t n, int16
     }
 }
 
-/* [s > 0] as the sign bit of 0 - s: a NEG and a shifted ORR per bit instead of a compare and an
- * IT block. Exact since s is never INT_MIN: |s| <= L2 * 255 * 128, far below 2^31 for any chunk. */
+/* [s > 0]: USAT #1 on the core (one instruction, then a shifted ORR per bit; trec_usat1) */
 static uint32_t se_positive(int32_t s)
 {
-    return (0u - (uint32_t)s) >> 31;
+    return trec_usat1(s);
 }
 
 /* four hash bits from four projections */
