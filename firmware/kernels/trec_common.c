@@ -82,15 +82,90 @@ void trec_centroid_gemm(const int16_t *cents, int32_t cent_stride, int32_t n_clu
     }
 }
 
+#if TREC_NN_DSP_NATIVE
+/* one pair step of the 2 x 4 block: rows' words into r8/r9, weight words through r10, sums r0-r3
+ * (row 0) and r4-r7 (row 1) */
+#define TREC_GEMM_STEP(op, acc0, acc1, acc2, acc3, acc4, acc5, acc6, acc7) \
+    "ldr r9, [r11, #4]\n\t"                                                \
+    "ldr r8, [r11], #8\n\t"                                                \
+    "ldr r10, [r12], #4\n\t"                                               \
+    op " r0, r8, r10" acc0 "\n\t"                                          \
+    op " r4, r9, r10" acc4 "\n\t"                                          \
+    "ldr r10, [r12], #4\n\t"                                               \
+    op " r1, r8, r10" acc1 "\n\t"                                          \
+    op " r5, r9, r10" acc5 "\n\t"                                          \
+    "ldr r10, [r12], #4\n\t"                                               \
+    op " r2, r8, r10" acc2 "\n\t"                                          \
+    op " r6, r9, r10" acc6 "\n\t"                                          \
+    "ldr r10, [r12], #4\n\t"                                               \
+    op " r3, r8, r10" acc3 "\n\t"                                          \
+    op " r7, r9, r10" acc7 "\n\t"
+#define TREC_GEMM_FIRST TREC_GEMM_STEP("smuad", "", "", "", "", "", "", "", "")
+#define TREC_GEMM_NEXT \
+    TREC_GEMM_STEP("smlad", ", r0", ", r1", ", r2", ", r3", ", r4", ", r5", ", r6", ", r7")
+#endif
+
 void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c, int32_t *t)
 {
     int32_t *t0 = t, *t1 = t + output_c;
-    const int32_t g_stride = 8 * pairs;
     int32_t o;
+#if TREC_NN_DSP_NATIVE
+    /* whole groups of four channels straight into the two T rows: one asm loop over the groups
+     * (all 14 registers hold the block; its loop state lives in the stack slots of `st`: the rows,
+     * the pairs, this group's row 0 in T, the groups left, the row stride), the two rows of four
+     * sums stored with STM; the block is trec_dot_q15i_w4_2x4's (first pair SMUAD, then SMLAD,
+     * two pairs per trip) */
+    o = output_c & ~(int32_t)3;
+    if (o > 0) {
+        const int16_t *w = w4;
+        int32_t st[5];
+        st[0] = (int32_t)(intptr_t)cents2;
+        st[1] = pairs;
+        st[2] = (int32_t)(intptr_t)t0;
+        st[3] = output_c >> 2;
+        st[4] = output_c * (int32_t)sizeof(int32_t);
+        __asm__ volatile("ldr r12, %[w]\n"
+                         "1:\n\t"
+                         "ldr r11, %[a]\n\t"
+                         "ldr lr, %[n]\n\t"
+                         TREC_GEMM_FIRST
+                         "subs lr, lr, #1\n\t"
+                         "beq 4f\n\t"
+                         "tst lr, #1\n\t"
+                         "beq 3f\n\t"
+                         TREC_GEMM_NEXT
+                         "subs lr, lr, #1\n\t"
+                         "beq 4f\n"
+                         "3:\n\t"
+                         TREC_GEMM_NEXT
+                         TREC_GEMM_NEXT
+                         "subs lr, lr, #2\n\t"
+                         "bne 3b\n"
+                         "4:\n\t"
+                         "ldr r8, %[t0]\n\t"
+                         "ldr r9, %[rs]\n\t"
+                         "stmia r8, {r0, r1, r2, r3}\n\t"
+                         "add r9, r8, r9\n\t"
+                         "stmia r9, {r4, r5, r6, r7}\n\t"
+                         "add r8, r8, #16\n\t"
+                         "str r8, %[t0]\n\t"
+                         "ldr r8, %[g]\n\t"
+                         "subs r8, r8, #1\n\t"
+                         "str r8, %[g]\n\t"
+                         "bne 1b\n\t"
+                         "str r12, %[w]"
+                         : [w] "+m"(w), [t0] "+m"(st[2]), [g] "+m"(st[3])
+                         : [a] "m"(st[0]), [n] "m"(st[1]), [rs] "m"(st[4])
+                         : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+                           "cc", "memory");
+        w4 = w;
+    }
+#else
     /* whole groups of four channels straight into the two T rows */
-    for (o = 0; o + 4 <= output_c; o += 4, w4 += g_stride) {
+    for (o = 0; o + 4 <= output_c; o += 4, w4 += 8 * pairs) {
         trec_dot_q15i_w4_2x4(cents2, w4, pairs, t0 + o, t1 + o);
     }
+#endif
     if (o < output_c) {
         /* a partial last group (its weight rows past output_c are 0) */
         int32_t r0[4], r1[4], c;
