@@ -177,6 +177,88 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
     }
 }
 
+void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w4g, int32_t n2, uint16_t *ids,
+                            int32_t shift)
+{
+#if TREC_NN_DSP_NATIVE
+    /* one asm loop over the row pairs: the rows pointer stays in r11 (each block consumes exactly one
+     * row pair); w4g, the pairs, the shift, the pairs left and the ids pointer live in the stack
+     * slots of `st` (all 14 registers hold the block), reloaded per row pair; the
+     * eight sums become a word of bits (row 0 in bits 0-3, row 1 in 16-19) by USAT #1 and shifted
+     * ORRs, shifted by `shift` and ORed into ids[2q], ids[2q + 1] with one word access */
+    int32_t st[5];
+    if (n2 <= 0) {
+        return;
+    }
+    st[0] = (int32_t)(intptr_t)w4g;
+    st[1] = pairs;
+    st[2] = shift;
+    st[3] = n2;
+    st[4] = (int32_t)(intptr_t)ids;
+    __asm__ volatile("ldr r11, %[a]\n"
+                     "1:\n\t"
+                     "ldr r12, %[w]\n\t"
+                     "ldr lr, %[n]\n\t"
+                     TREC_GEMM_FIRST
+                     "subs lr, lr, #1\n\t"
+                     "beq 4f\n\t"
+                     "tst lr, #1\n\t"
+                     "beq 3f\n\t"
+                     TREC_GEMM_NEXT
+                     "subs lr, lr, #1\n\t"
+                     "beq 4f\n"
+                     "3:\n\t"
+                     TREC_GEMM_NEXT
+                     TREC_GEMM_NEXT
+                     "subs lr, lr, #2\n\t"
+                     "bne 3b\n"
+                     "4:\n\t"
+                     "usat r8, #1, r0\n\t"
+                     "usat r9, #1, r1\n\t"
+                     "orr r8, r8, r9, lsl #1\n\t"
+                     "usat r9, #1, r2\n\t"
+                     "orr r8, r8, r9, lsl #2\n\t"
+                     "usat r9, #1, r3\n\t"
+                     "orr r8, r8, r9, lsl #3\n\t"
+                     "usat r9, #1, r4\n\t"
+                     "orr r8, r8, r9, lsl #16\n\t"
+                     "usat r9, #1, r5\n\t"
+                     "orr r8, r8, r9, lsl #17\n\t"
+                     "usat r9, #1, r6\n\t"
+                     "orr r8, r8, r9, lsl #18\n\t"
+                     "usat r9, #1, r7\n\t"
+                     "orr r8, r8, r9, lsl #19\n\t"
+                     "ldr r9, %[sh]\n\t"
+                     "ldr r10, %[ids]\n\t"
+                     "lsl r8, r8, r9\n\t"
+                     "ldr r9, [r10]\n\t"
+                     "orr r9, r9, r8\n\t"
+                     "str r9, [r10], #4\n\t"
+                     "str r10, %[ids]\n\t"
+                     "ldr r8, %[g]\n\t"
+                     "subs r8, r8, #1\n\t"
+                     "str r8, %[g]\n\t"
+                     "bne 1b"
+                     : [g] "+m"(st[3]), [ids] "+m"(st[4])
+                     : [a] "m"(rows), [w] "m"(st[0]), [n] "m"(st[1]), [sh] "m"(st[2])
+                     : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
+                       "cc", "memory");
+#else
+    int32_t q;
+    for (q = 0; q < n2; q++, rows += 4 * pairs) {
+        int32_t r0[4], r1[4];
+        uint32_t b0 = 0, b1 = 0, c;
+        trec_dot_q15i_w4_2x4(rows, w4g, pairs, r0, r1);
+        for (c = 0; c < 4; c++) {
+            b0 |= trec_usat1(r0[c]) << c;
+            b1 |= trec_usat1(r1[c]) << c;
+        }
+        ids[2 * q] = (uint16_t)(ids[2 * q] | b0 << shift);
+        ids[2 * q + 1] = (uint16_t)(ids[2 * q + 1] | b1 << shift);
+    }
+#endif
+}
+
 void trec_recovery(int32_t *acc, const uint16_t *cluster_of, int32_t positions, const int32_t *t, int32_t output_c)
 {
     int32_t p, o;

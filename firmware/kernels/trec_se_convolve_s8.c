@@ -176,36 +176,34 @@ static uint32_t se_bits4(const int32_t *sum)
 }
 
 /* ids[p] = sum_j [v_p . W_j > 0] << j for j < hash_bits, v_p the chunk rows in their pair-interleaved
- * layout (se_chunk_row): two positions x 4 bits per SMLAD loop with one pointer
- * (trec_dot_q15i_w4_2x4), a lone last position on its own contiguous row; W from w4 (bits of a
- * partial last group are dropped). */
+ * layout (se_chunk_row): for each group of four bits, one trec_hash4_q15i_w4_2x4 pass over the position
+ * pairs (2 positions x 4 bits per SMLAD loop, ORed into the zeroed IDs), a lone last position on its own
+ * contiguous row; W from w4 (bits of a partial last group are dropped). */
 static void se_hash_w4(const int16_t *chunk, int32_t l2, int32_t positions, const int16_t *w4, int32_t pairs,
                        int32_t hash_bits, uint16_t *ids)
 {
     const int32_t g_stride = 8 * pairs;
     const uint32_t mask = ((uint32_t)1 << hash_bits) - 1u;
+    const int32_t paired = positions & ~(int32_t)1;
     int32_t p, j;
-    for (p = 0; p + 1 < positions; p += 2) {
-        const int16_t *v01 = chunk + p * l2;
-        uint32_t id0 = 0, id1 = 0;
-        for (j = 0; j < hash_bits; j += 4) {
-            int32_t r0[4], r1[4];
-            trec_dot_q15i_w4_2x4(v01, w4 + (j >> 2) * g_stride, pairs, r0, r1);
-            id0 |= se_bits4(r0) << j;
-            id1 |= se_bits4(r1) << j;
-        }
-        ids[p] = (uint16_t)(id0 & mask);
-        ids[p + 1] = (uint16_t)(id1 & mask);
+    memset(ids, 0, sizeof(uint16_t) * (size_t)paired);
+    for (j = 0; j < hash_bits; j += 4) {
+        trec_hash4_q15i_w4_2x4(chunk, pairs, w4 + (j >> 2) * g_stride, paired >> 1, ids, j);
     }
-    if (p < positions) {
-        const int16_t *v0 = chunk + p * l2;
+    if (hash_bits & 3) {
+        for (p = 0; p < paired; p++) {
+            ids[p] = (uint16_t)(ids[p] & mask);
+        }
+    }
+    if (paired < positions) {
+        const int16_t *v0 = chunk + paired * l2;
         uint32_t id0 = 0;
         for (j = 0; j < hash_bits; j += 4) {
             int32_t sum[4] = {0, 0, 0, 0};
             trec_dot_q15_w4_1x4(v0, w4 + (j >> 2) * g_stride, pairs, sum);
             id0 |= se_bits4(sum) << j;
         }
-        ids[p] = (uint16_t)(id0 & mask);
+        ids[paired] = (uint16_t)(id0 & mask);
     }
 }
 
@@ -391,7 +389,8 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         TREC_PHASE_END(TREC_PHASE_IM2COL);
 
         /* hash with kernel reuse: bit j = [v_{p,m} . W_m[:, j] > 0]; W_m is first widened into wq
-         * (all C_out rows: the centroid GEMM reads them too), then 2 positions x 2 bits per loop */
+         * (all C_out rows: the centroid GEMM reads them too), then 2 positions x 4 bits per SMLAD
+         * loop, one trec_hash4_q15i_w4_2x4 pass over the positions per group of four bits */
         TREC_PHASE_BEGIN(TREC_PHASE_HASH);
         {
             se_pack_w4(w_m, k, output_c, sub_len, pairs, b.wq);
