@@ -178,15 +178,16 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
 }
 
 void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w4g, int32_t n2, uint16_t *ids,
-                            int32_t shift)
+                            int32_t shift, const int32_t *t4)
 {
 #if TREC_NN_DSP_NATIVE
     /* one asm loop over the row pairs: the rows pointer stays in r11 (each block consumes exactly one
      * row pair); w4g, the pairs, the shift, the pairs left and the ids pointer live in the stack
      * slots of `st` (all 14 registers hold the block), reloaded per row pair; the
-     * eight sums become a word of bits (row 0 in bits 0-3, row 1 in 16-19) by USAT #1 and shifted
+     * eight sums, less the four thresholds t4 (LDM into the registers the block no longer needs,
+     * one SUB each), become a word of bits (row 0 in bits 0-3, row 1 in 16-19) by USAT #1 and shifted
      * ORRs, shifted by `shift` and ORed into ids[2q], ids[2q + 1] with one word access */
-    int32_t st[5];
+    int32_t st[6];
     if (n2 <= 0) {
         return;
     }
@@ -195,6 +196,7 @@ void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w
     st[2] = shift;
     st[3] = n2;
     st[4] = (int32_t)(intptr_t)ids;
+    st[5] = (int32_t)(intptr_t)t4;
     __asm__ volatile("ldr r11, %[a]\n"
                      "1:\n\t"
                      "ldr r12, %[w]\n\t"
@@ -213,6 +215,16 @@ void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w
                      "subs lr, lr, #2\n\t"
                      "bne 3b\n"
                      "4:\n\t"
+                     "ldr r12, %[t4]\n\t"
+                     "ldmia r12, {r8, r9, r10, lr}\n\t"
+                     "sub r0, r0, r8\n\t"
+                     "sub r4, r4, r8\n\t"
+                     "sub r1, r1, r9\n\t"
+                     "sub r5, r5, r9\n\t"
+                     "sub r2, r2, r10\n\t"
+                     "sub r6, r6, r10\n\t"
+                     "sub r3, r3, lr\n\t"
+                     "sub r7, r7, lr\n\t"
                      "usat r8, #1, r0\n\t"
                      "usat r9, #1, r1\n\t"
                      "orr r8, r8, r9, lsl #1\n\t"
@@ -240,7 +252,7 @@ void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w
                      "str r8, %[g]\n\t"
                      "bne 1b"
                      : [g] "+m"(st[3]), [ids] "+m"(st[4])
-                     : [a] "m"(rows), [w] "m"(st[0]), [n] "m"(st[1]), [sh] "m"(st[2])
+                     : [a] "m"(rows), [w] "m"(st[0]), [n] "m"(st[1]), [sh] "m"(st[2]), [t4] "m"(st[5])
                      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
                        "cc", "memory");
 #else
@@ -250,8 +262,8 @@ void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w
         uint32_t b0 = 0, b1 = 0, c;
         trec_dot_q15i_w4_2x4(rows, w4g, pairs, r0, r1);
         for (c = 0; c < 4; c++) {
-            b0 |= trec_usat1(r0[c]) << c;
-            b1 |= trec_usat1(r1[c]) << c;
+            b0 |= trec_usat1(r0[c] - t4[c]) << c;
+            b1 |= trec_usat1(r1[c] - t4[c]) << c;
         }
         ids[2 * q] = (uint16_t)(ids[2 * q] | b0 << shift);
         ids[2 * q + 1] = (uint16_t)(ids[2 * q + 1] | b1 << shift);

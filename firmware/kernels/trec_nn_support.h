@@ -54,11 +54,11 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
                               int32_t *t);
 
 /* Four hash bits of n2 pairs of positions: rows holds their pair-interleaved rows (2 x 2 * pairs int16
- * each, see trec_dot_q15i_w4_2x4), w4g one group of four weight rows in the w4 layout; ids[2q] and
- * ids[2q + 1] |= [row . w_c > 0] << (shift + c) for c < 4 (shift <= 12). On the core ids must be
- * 4-byte aligned (each pair's two IDs are updated as one word). */
+ * each, see trec_dot_q15i_w4_2x4), w4g one group of four weight rows in the w4 layout, t4 their four
+ * thresholds (|t| < 2^24); ids[2q] and ids[2q + 1] |= [row . w_c > t4[c]] << (shift + c) for c < 4
+ * (shift <= 12). On the core ids must be 4-byte aligned (each pair's two IDs are updated as one word). */
 void trec_hash4_q15i_w4_2x4(const int16_t *rows, int32_t pairs, const int16_t *w4g, int32_t n2, uint16_t *ids,
-                            int32_t shift);
+                            int32_t shift, const int32_t *t4);
 
 /* acc[p][o] += T[cluster_of[p]][o] (wrapping). */
 void trec_recovery(int32_t *acc, const uint16_t *cluster_of, int32_t positions, const int32_t *t, int32_t output_c);

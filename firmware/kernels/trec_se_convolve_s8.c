@@ -169,18 +169,20 @@ static uint32_t se_positive(int32_t s)
     return trec_usat1(s);
 }
 
-/* four hash bits from four projections */
-static uint32_t se_bits4(const int32_t *sum)
+/* four hash bits from four projections and their thresholds */
+static uint32_t se_bits4(const int32_t *sum, const int32_t *t4)
 {
-    return se_positive(sum[0]) | se_positive(sum[1]) << 1 | se_positive(sum[2]) << 2 | se_positive(sum[3]) << 3;
+    return se_positive(sum[0] - t4[0]) | se_positive(sum[1] - t4[1]) << 1 | se_positive(sum[2] - t4[2]) << 2 |
+           se_positive(sum[3] - t4[3]) << 3;
 }
 
-/* ids[p] = sum_j [v_p . W_j > 0] << j for j < hash_bits, v_p the chunk rows in their pair-interleaved
- * layout (se_chunk_row): for each group of four bits, one trec_hash4_q15i_w4_2x4 pass over the position
- * pairs (2 positions x 4 bits per SMLAD loop, ORed into the zeroed IDs), a lone last position on its own
- * contiguous row; W from w4 (bits of a partial last group are dropped). */
+/* ids[p] = sum_j [v_p . W_j > t[j]] << j for j < hash_bits, v_p the chunk rows in their pair-interleaved
+ * layout (se_chunk_row), t the sub-matrix's thresholds zero-padded to a multiple of four: for each group
+ * of four bits, one trec_hash4_q15i_w4_2x4 pass over the position pairs (2 positions x 4 bits per SMLAD
+ * loop, ORed into the zeroed IDs), a lone last position on its own contiguous row; W from w4 (bits of a
+ * partial last group are dropped). */
 static void se_hash_w4(const int16_t *chunk, int32_t l2, int32_t positions, const int16_t *w4, int32_t pairs,
-                       int32_t hash_bits, uint16_t *ids)
+                       int32_t hash_bits, const int32_t *t, uint16_t *ids)
 {
     const int32_t g_stride = 8 * pairs;
     const uint32_t mask = ((uint32_t)1 << hash_bits) - 1u;
@@ -188,7 +190,7 @@ static void se_hash_w4(const int16_t *chunk, int32_t l2, int32_t positions, cons
     int32_t p, j;
     memset(ids, 0, sizeof(uint16_t) * (size_t)paired);
     for (j = 0; j < hash_bits; j += 4) {
-        trec_hash4_q15i_w4_2x4(chunk, pairs, w4 + (j >> 2) * g_stride, paired >> 1, ids, j);
+        trec_hash4_q15i_w4_2x4(chunk, pairs, w4 + (j >> 2) * g_stride, paired >> 1, ids, j, t + j);
     }
     if (hash_bits & 3) {
         for (p = 0; p < paired; p++) {
@@ -201,7 +203,7 @@ static void se_hash_w4(const int16_t *chunk, int32_t l2, int32_t positions, cons
         for (j = 0; j < hash_bits; j += 4) {
             int32_t sum[4] = {0, 0, 0, 0};
             trec_dot_q15_w4_1x4(v0, w4 + (j >> 2) * g_stride, pairs, sum);
-            id0 |= se_bits4(sum) << j;
+            id0 |= se_bits4(sum, t + j) << j;
         }
         ids[paired] = (uint16_t)(id0 & mask);
     }
@@ -306,10 +308,11 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                             int32_t input_offset, const int8_t *weight, int32_t output_c, int32_t kernel,
                             const int32_t *bias, int32_t output_offset, const int32_t *multiplier,
                             const int32_t *shift, int32_t stride, int32_t padding, int32_t act_min,
-                            int32_t act_max, int32_t sub_len, int32_t hash_bits, void *buffer, int8_t *output,
-                            uint16_t *clusters)
+                            int32_t act_max, int32_t sub_len, int32_t hash_bits, const int32_t *thresholds,
+                            void *buffer, int8_t *output, uint16_t *clusters)
 {
     int32_t output_h, output_w, positions, k, n_sub, l2, pairs, c4, m, p;
+    int32_t t16[TREC_NN_MAX_HASH_BITS]; /* this sub-matrix's thresholds, zero-padded to the 4-bit groups */
     se_layout b;
     if (trec_check_trec_args(input_h, input_w, input_c, output_c, kernel, stride, padding, act_min, act_max,
                              sub_len, hash_bits) ||
@@ -326,6 +329,7 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
     c4 = output_c >> 2;
     b = se_layout_of(buffer, positions, output_c, sub_len, hash_bits);
     trec_acc_init(b.acc, positions, output_c, bias);
+    memset(t16, 0, sizeof t16);
 
     for (m = 0; m < n_sub; m++) {
         const int32_t k0 = m * sub_len;
@@ -388,13 +392,17 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
         }
         TREC_PHASE_END(TREC_PHASE_IM2COL);
 
-        /* hash with kernel reuse: bit j = [v_{p,m} . W_m[:, j] > 0]; W_m is first widened into wq
+        /* hash with kernel reuse: bit j = [v_{p,m} . W_m[:, j] > t_mj] (centred hash bits; t = 0 without
+         * thresholds); W_m is first widened into wq
          * (all C_out rows: the centroid GEMM reads them too), then 2 positions x 4 bits per SMLAD
          * loop, one trec_hash4_q15i_w4_2x4 pass over the positions per group of four bits */
         TREC_PHASE_BEGIN(TREC_PHASE_HASH);
         {
             se_pack_w4(w_m, k, output_c, sub_len, pairs, b.wq);
-            se_hash_w4(b.chunk, l2, positions, b.wq, pairs, hash_bits, b.cluster_of);
+            if (thresholds) {
+                memcpy(t16, thresholds + m * hash_bits, sizeof(int32_t) * (size_t)hash_bits);
+            }
+            se_hash_w4(b.chunk, l2, positions, b.wq, pairs, hash_bits, t16, b.cluster_of);
         }
         TREC_PHASE_END(TREC_PHASE_HASH);
 

@@ -89,13 +89,15 @@ int32_t trec_convolve_s8_get_buffer_size(int32_t input_h, int32_t input_w, int32
  * `buffer` that is never cleared (a slot is valid iff slot < n_slots && slot_id[slot] == ID,
  * so stale or garbage entries are harmless and each chunk writes only one entry per cluster),
  * and a cluster stack of min(N, 2^H) slots whose member sums (int32) are replaced in place
- * by their centroids (int16) - the two-step stack replacement. */
+ * by their centroids (int16) - the two-step stack replacement. `thresholds` (int32, K / L rows of
+ * H, |t| < 2^24, or 0 for all zero) centres the hash bits: bit j of sub-matrix m is
+ * [v . R_m[:, j] > thresholds[m * H + j]] (TREC.md, "Centred hash bits"). */
 int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_w, int32_t input_c,
                             int32_t input_offset, const int8_t *weight, int32_t output_c, int32_t kernel,
                             const int32_t *bias, int32_t output_offset, const int32_t *multiplier,
                             const int32_t *shift, int32_t stride, int32_t padding, int32_t act_min,
-                            int32_t act_max, int32_t sub_len, int32_t hash_bits, void *buffer, int8_t *output,
-                            uint16_t *clusters);
+                            int32_t act_max, int32_t sub_len, int32_t hash_bits, const int32_t *thresholds,
+                            void *buffer, int8_t *output, uint16_t *clusters);
 int32_t trec_se_convolve_s8_get_buffer_size(int32_t input_h, int32_t input_w, int32_t input_c, int32_t output_c,
                                             int32_t kernel, int32_t stride, int32_t padding, int32_t sub_len,
                                             int32_t hash_bits);

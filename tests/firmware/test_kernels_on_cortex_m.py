@@ -141,7 +141,7 @@ def test_trec_convolutions_on_the_core_match_golden(board, case, data, se):
     out = np.zeros(_out_shape(case), np.int8)
     clusters = np.zeros(k // sub_len, np.uint16)
     if se:
-        rc = board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, buf, out, clusters)
+        rc = board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, 0, buf, out, clusters)
         expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
     else:
         hm = np.random.default_rng(1).integers(-128, 128, (sub_len, hash_bits), dtype=np.int8)
@@ -215,8 +215,16 @@ def test_se_trec_hot_paths_on_the_core_match_golden(board, shape):
     buf = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)  # poisoned scratch
     out = np.zeros(_out_shape(case), np.int8)
     clusters = np.zeros(k // sub_len, np.uint16)
-    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, buf, out, clusters) == 0
+    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, 0, buf, out, clusters) == 0
     expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
+    np.testing.assert_array_equal(clusters, expected_clusters[0])
+    np.testing.assert_array_equal(out, expected[0])
+    # centred hash bits: thresholds around the middle of the projections (tests that each bit and the
+    # lone last position use its own threshold)
+    t = np.random.default_rng(sum(shape)).integers(-3000, 3000, (k // sub_len, hash_bits), dtype=np.int32)
+    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, t, buf, out, clusters) == 0
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits,
+                                                             thresholds=t)
     np.testing.assert_array_equal(clusters, expected_clusters[0])
     np.testing.assert_array_equal(out, expected[0])
 

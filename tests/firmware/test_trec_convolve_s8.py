@@ -59,6 +59,22 @@ def test_space_efficient_trec_matches_golden(lib, case, data, l_kind, h_kind):
     np.testing.assert_array_equal(out, expected)
 
 
+@SETTINGS
+@given(case=conv_case(max_c_out=12), data=st.data())
+def test_space_efficient_trec_with_centred_hash_bits_matches_golden(lib, case, data):
+    w = case["weight"]
+    c_out, k = w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]
+    sub_len = _sub_len(data, k, "any")
+    hash_bits = data.draw(st.integers(1, min(c_out, 16)))
+    seed = data.draw(st.integers(0, 2**32 - 1))
+    t = np.random.default_rng(seed).integers(-4000, 4000, (k // sub_len, hash_bits), dtype=np.int32)
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits,
+                                                             thresholds=t)
+    out, clusters = ck.trec_se_convolve_s8(lib, **case, sub_len=sub_len, hash_bits=hash_bits, thresholds=t)
+    np.testing.assert_array_equal(clusters, expected_clusters)
+    np.testing.assert_array_equal(out, expected)
+
+
 @pytest.mark.parametrize("se", [False, True], ids=["plain", "se"])
 def test_equal_inputs_form_one_cluster(lib, se):
     r = np.random.default_rng(3)
@@ -234,8 +250,8 @@ def test_configuration_errors_are_refused(lib):
 
     def se(sub_len, hash_bits):
         return lib.trec_se_convolve_s8(x.ctypes.data, 5, 5, 3, 0, w.ctypes.data, 4, 3, None, 0, zeros.ctypes.data,
-                                       zeros.ctypes.data, 1, 0, -128, 127, sub_len, hash_bits, buf.ctypes.data,
-                                       out.ctypes.data, None)
+                                       zeros.ctypes.data, 1, 0, -128, 127, sub_len, hash_bits, None,
+                                       buf.ctypes.data, out.ctypes.data, None)
 
     def plain(sub_len, hash_bits):
         return lib.trec_convolve_s8(x.ctypes.data, 5, 5, 3, 0, w.ctypes.data, 4, 3, None, 0, zeros.ctypes.data,

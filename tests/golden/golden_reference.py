@@ -84,8 +84,9 @@ def se_hash_matrices(weight, sub_len: int, hash_bits: int) -> list[list[list[int
 
 
 def trec(x, input_offset, weight, bias, output_offset, multiplier, shift, stride, pad, act_min, act_max,
-         sub_len, hash_bits, hash_per_sub):
-    """TREC as TREC.md states it, with an explicit hash matrix (L x H) per sub-matrix.
+         sub_len, hash_bits, hash_per_sub, thresholds=None):
+    """TREC as TREC.md states it, with an explicit hash matrix (L x H) per sub-matrix and, for
+    centred hash bits, thresholds[m][j] (else 0).
 
     Returns (output, clusters (N, M)).
     """
@@ -107,7 +108,8 @@ def trec(x, input_offset, weight, bias, output_offset, multiplier, shift, stride
             for pos, s in enumerate(subs):
                 ident = 0
                 for j in range(hash_bits):
-                    if sum(s[l] * r[l][j] for l in range(sub_len)) > 0:
+                    t = 0 if thresholds is None else int(thresholds[m][j])
+                    if sum(s[l] * r[l][j] for l in range(sub_len)) > t:
                         ident |= 1 << j
                 groups.setdefault(ident, []).append(pos)
             clusters[n, m] = len(groups)

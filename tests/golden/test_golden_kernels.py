@@ -203,6 +203,38 @@ def test_trec_se_convolve_s8_equals_trec_with_the_reused_weights_as_hash(case):
     np.testing.assert_array_equal(got, want)
 
 
+@given(case=trec_case(kernel_reuse=True), seed=st.integers(0, 2**32 - 1))
+@SETTINGS
+def test_trec_se_convolve_s8_with_centred_hash_bits_follows_the_definition(case, seed):
+    case, sub_len, hash_bits, _ = case
+    m_count = case["weight"][0].size // sub_len
+    t = rng_of(seed).integers(-3000, 3000, (m_count, hash_bits), dtype=np.int32)
+    got, clusters = trec_se_convolve_s8(*conv_args(case), sub_len, hash_bits, t)
+    want, want_clusters = ref.trec(*conv_args(case), sub_len, hash_bits,
+                                   ref.se_hash_matrices(case["weight"], sub_len, hash_bits), t)
+    np.testing.assert_array_equal(clusters, want_clusters)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_zero_thresholds_are_the_sign_hash_and_bad_thresholds_are_refused():
+    r = rng_of(5)
+    x = r.integers(-128, 128, (2, 6, 6, 4), dtype=np.int8)
+    w = r.integers(-127, 128, (6, 3, 3, 4), dtype=np.int8)
+    args = (x, 3, w, r.integers(-999, 999, 6).astype(np.int32), 1, np.full(6, 1 << 30, np.int32),
+            np.full(6, -6, np.int32), 1, 1, -128, 127)
+    plain = trec_se_convolve_s8(*args, 12, 5)
+    zero = trec_se_convolve_s8(*args, 12, 5, np.zeros((3, 5), np.int32))
+    np.testing.assert_array_equal(plain[0], zero[0])
+    np.testing.assert_array_equal(plain[1], zero[1])
+    # thresholds below every projection: every bit 1, one cluster per sub-matrix
+    _, one = trec_se_convolve_s8(*args, 12, 5, np.full((3, 5), -(1 << 23), np.int32))
+    assert (one == 1).all()
+    for bad, what in ((np.zeros((3, 4), np.int32), "shape"), (np.zeros((3, 5), np.int64), "int32"),
+                      (np.full((3, 5), 1 << 24, np.int32), "2\\*\\*24")):
+        with pytest.raises(ValueError, match=what):
+            trec_se_convolve_s8(*args, 12, 5, bad)
+
+
 @given(case=trec_case(kernel_reuse=False))
 @settings(max_examples=20, deadline=None)
 def test_trec_with_one_member_per_cluster_is_dense(case):

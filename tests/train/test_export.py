@@ -79,3 +79,39 @@ def test_shared_quantization_for_pool_concat_and_input():
         q = {(t[n].scale, t[n].zero_point) for n in (f"fire{i}.expand1", f"fire{i}.expand3", f"fire{i}.concat")}
         assert len(q) == 1
     assert (t["conv10"].scale, t["conv10"].zero_point) == (t["logits"].scale, t["logits"].zero_point)
+
+
+def test_centred_thresholds_export_to_the_int8_projection_domain(tmp_path):
+    """A centred se-trec conv2: the running medians become int32 thresholds in the int8 kernel's
+    projection domain (batch norm's scale, a negative one included, and the quantization scales),
+    so the int8 golden model clusters like the float model."""
+    torch.manual_seed(3)
+    mdef = models.model_def("cifarnet")
+    net = models.Net(mdef, models.layer_settings(mdef, "se-trec", overrides={"conv2": (64, 8, True)}))
+    for bn in net.norms.values():
+        bn.running_mean.uniform_(-0.2, 0.2)
+        bn.running_var.uniform_(0.5, 2.0)
+        bn.weight.data.uniform_(0.5, 1.5)
+    net.norms["conv2"].weight.data[1] = -0.8  # bit 1 flips on the board: the clusters must not change
+    images = _smooth_images(48, 4)
+    net.train()
+    with torch.no_grad():  # a few batches set the running median
+        for _ in range(3):
+            net(to_input(torch.from_numpy(images)))
+    net.eval()
+    ckpt = {"format": CHECKPOINT_FORMAT, "model": "cifarnet", "mode": "se-trec",
+            "settings": _settings_json(net.settings()), "state_dict": net.state_dict(), "epoch": 1,
+            "test_accuracy": None}
+    spec = specmod.load(export(ckpt, images, command="test").save(tmp_path / "c.npz"))
+    t = spec.layer("conv2").arrays["thresholds"]
+    assert t.dtype == np.int32 and t.shape == (25, 8) and np.abs(t).max() > 0
+    test = _smooth_images(8, 5)
+    with torch.no_grad():
+        net(to_input(torch.from_numpy(test)))
+    float_clusters = net.conv("conv2").last_clusters.numpy()
+    got = golden.run(spec, test).clusters["conv2"]
+    # the int8 input and weights move a few projections across their thresholds, nothing more
+    assert abs(int(got.sum()) - int(float_clusters.sum())) <= 0.05 * float_clusters.sum()
+    zeroed = specmod.from_json(spec.to_json(), {f"{l.name}/{k}": (np.zeros_like(a) if k == "thresholds" else a)
+                                                for l in spec.layers for k, a in l.arrays.items()})
+    assert golden.run(zeroed, test).clusters["conv2"].sum() != got.sum()  # the thresholds do something

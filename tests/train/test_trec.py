@@ -156,3 +156,41 @@ def test_layer_reports_remaining_ratio_and_dense_mode_is_plain_conv():
     layer.configure(TrecSetting())
     torch.testing.assert_close(layer(x), F.conv2d(x, layer.weight, layer.bias, padding=1))
     assert layer.remaining_ratio() is None
+
+
+def test_centred_hash_bits_follow_the_running_median():
+    from trecsim.train.trec import TrecConv2d, TrecSetting
+    torch.manual_seed(0)
+    # no padding: padded chunks all project to 0 and tie at the median
+    conv = TrecConv2d("c", 4, 6, 3, padding=0, setting=TrecSetting("se-trec", 12, 5, True))
+    x = torch.randn(8, 4, 9, 9) + 0.7  # off-centre data: the sign hash would be lopsided
+    conv.train()
+    with torch.no_grad():
+        conv(x)
+    t = conv.hash_thresholds.clone()
+    assert t.shape == (3, 5)
+    # each bit splits the batch's sub-vectors in half around the threshold
+    from trecsim.train.trec import hash_projections, im2col_khwc, weight_khwc
+    sub = im2col_khwc(x, (3, 3), 1, 0).view(8, 49, 3, 12)
+    proj = hash_projections(sub, weight_khwc(conv.weight)[:5].detach().t().reshape(3, 12, 5))
+    above = (proj > t).float().mean(dim=0)
+    assert torch.all((above - 0.5).abs() <= 0.01)  # 392 samples: the median sits on one of them
+    with torch.no_grad():
+        conv(x + 1.0)  # momentum: the running value moves a tenth of the way
+    assert not torch.equal(conv.hash_thresholds, t)
+    conv.eval()
+    frozen = conv.hash_thresholds.clone()
+    with torch.no_grad():
+        conv(x * 3)
+    assert torch.equal(conv.hash_thresholds, frozen)  # inference does not update it
+    state = conv.state_dict()
+    other = TrecConv2d("c", 4, 6, 3, padding=1, setting=TrecSetting("se-trec", 12, 5, True))
+    other.load_state_dict(state)
+    assert torch.equal(other.hash_thresholds, frozen)
+
+
+def test_centred_bits_need_kernel_reuse():
+    from trecsim.errors import ConfigError
+    from trecsim.train.trec import TrecConv2d, TrecSetting
+    with pytest.raises(ConfigError, match="kernel reuse"):
+        TrecConv2d("c", 4, 6, 3, setting=TrecSetting("trec", 12, 5, True))

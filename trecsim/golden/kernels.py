@@ -231,12 +231,16 @@ def convolve_s8(input, input_offset, weight, bias, output_offset, multiplier, sh
     return out
 
 
-def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_matrix: np.ndarray | None):
+def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_matrix: np.ndarray | None,
+          thresholds: np.ndarray | None = None):
     """TREC convolution; ``hash_matrix`` (L, H) for plain TREC, None for kernel reuse.
+
+    ``thresholds`` int32 (M, H) centres the hash bits (TREC.md, "Centred hash bits"): bit j of
+    sub-matrix m is ``[v . R_m[:, j] > t[m, j]]``; None means all zero (the plain sign hash).
 
     Per chunk of images, all sub-vectors at once (rows ``(image*P + position)*M + m``):
 
-    1. IDs ``sum_j [v . R_m[:, j] > 0] << j`` (exact float products, see _exact_matmul);
+    1. IDs ``sum_j [v . R_m[:, j] > t[m, j]] << j`` (exact float products, see _exact_matmul);
     2. clusters: the IDs of each (image, sub-matrix) group are sorted (a stable uint16 radix
        sort per group), a cluster starts where the sorted ID changes; this numbers the
        distinct keys ``((image*M + m) << H) | ID`` in sorted order, like ``np.unique``;
@@ -266,6 +270,10 @@ def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_ma
             raise ValueError(f"hash matrix has shape {hm.shape}, expected (L, H) = ({sub_len}, {hash_bits})")
     # Projections are sums of L products of |v| <= 255 and |r| <= 128: exact in float32 or float64.
     proj_dtype = _float_dtype(sub_len * 255 * 128) or np.int64
+    if thresholds is not None:
+        thresholds = check_thresholds(thresholds, n_sub, hash_bits)
+        # (H, 1, M, 1) against proj (H, n, M, P); |t| < 2**24 is exact in float32
+        t_cmp = thresholds.T.astype(proj_dtype).reshape(hash_bits, 1, n_sub, 1)
     hm_t = np.ascontiguousarray(np.swapaxes(hm, -1, -2)).astype(proj_dtype)  # (H, L) or (M, H, L)
 
     p, m_count, length = g.positions, n_sub, sub_len
@@ -289,8 +297,12 @@ def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_ma
             proj = np.matmul(hm_t, sub_t)  # (M, H, n*P)
             proj = proj.reshape(m_count, hash_bits, n, p).transpose(1, 2, 0, 3)  # (H, n, M, P)
         ids = np.zeros((n, m_count, p), dtype=np.uint16)
-        for j in range(hash_bits):  # ID = sum_j [proj_j > 0] << j
-            ids |= (proj[j] > 0).astype(np.uint16) << np.uint16(j)
+        if thresholds is not None:
+            proj = proj > t_cmp
+        else:
+            proj = proj > 0
+        for j in range(hash_bits):  # ID = sum_j [proj_j > t_mj] << j
+            ids |= proj[j].astype(np.uint16) << np.uint16(j)
         # 2. clusters: sort each group's IDs (stable radix sort on uint16), split where the ID changes
         order = np.argsort(ids, axis=-1, kind="stable")
         sorted_ids = np.take_along_axis(ids, order, axis=-1)
@@ -333,13 +345,31 @@ def trec_convolve_s8(input, input_offset, weight, bias, output_offset, multiplie
 
 
 def trec_se_convolve_s8(input, input_offset, weight, bias, output_offset, multiplier, shift, stride, padding,
-                        act_min, act_max, sub_len, hash_bits) -> tuple[np.ndarray, np.ndarray]:
+                        act_min, act_max, sub_len, hash_bits, thresholds=None) -> tuple[np.ndarray, np.ndarray]:
     """Space-efficient TREC (kernel reuse): sub-matrix m hashes with R_m = W_m[:, :H].
 
-    Same returns as :func:`trec_convolve_s8`.
+    ``thresholds`` int32 (M, H) or None: bit j of sub-matrix m is ``[v . R_m[:, j] > t[m, j]]``
+    (centred hash bits; None = 0, the sign hash). Same returns as :func:`trec_convolve_s8`.
     """
     g = _ConvGeometry(input, input_offset, weight, bias, multiplier, shift, stride, padding, act_min, act_max)
-    return _trec(g, output_offset, sub_len, hash_bits, None)
+    return _trec(g, output_offset, sub_len, hash_bits, None, thresholds)
+
+
+#: centred hash thresholds are kept below 2**24 in magnitude: exact in float32, and far above any
+#: projection of an int8 model (|v . R| <= L * 255 * 128 < 2**24 for L <= 513)
+THRESHOLD_LIMIT = 1 << 24
+
+
+def check_thresholds(thresholds, n_sub: int, hash_bits: int) -> np.ndarray:
+    """int32 (M, H) hash thresholds with |t| < 2**24, else ValueError saying which is wrong."""
+    t = np.asarray(thresholds)
+    if t.dtype != np.int32:
+        raise ValueError(f"thresholds must be int32, got {t.dtype}")
+    if t.shape != (n_sub, hash_bits):
+        raise ValueError(f"thresholds have shape {t.shape}, expected (M, H) = ({n_sub}, {hash_bits})")
+    if t.size and int(np.abs(t.astype(np.int64)).max()) >= THRESHOLD_LIMIT:
+        raise ValueError(f"thresholds must be below 2**24 in magnitude, got {int(np.abs(t.astype(np.int64)).max())}")
+    return t
 
 
 def max_pool_s8(input, kernel, stride, act_min, act_max) -> np.ndarray:
@@ -437,4 +467,4 @@ def elementwise_add_s8(input1, input2, input1_offset, input1_multiplier, input1_
 
 __all__ = ["avg_pool_s8", "concat_s8", "convolve_s8", "elementwise_add_s8", "fully_connected_s8",
            "global_avg_pool_s8", "max_pool_s8", "relu_s8", "requantize_s8", "trec_convolve_s8",
-           "trec_se_convolve_s8"]
+           "trec_se_convolve_s8", "check_thresholds", "THRESHOLD_LIMIT"]

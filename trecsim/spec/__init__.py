@@ -12,6 +12,8 @@ Layout and semantics (the C kernels use the same):
   and ``shift`` int32 (C_out, per output channel, see trecsim.quant.requantize); attrs
   ``kernel``, ``stride``, ``padding``, ``relu``, ``mode`` (dense | trec | se-trec),
   ``sub_len`` (L) and ``hash_bits`` (H) for TREC; plain TREC adds ``hash`` int8 (L, H);
+  space-efficient TREC may add ``thresholds`` int32 (K / L, H), the centred hash bits
+  (bit j of sub-matrix m is ``[v . R_m[:, j] > thresholds[m, j]]``; absent = all 0);
 * ``fc``: ``weight`` int8 (F_out, F_in) over the input flattened in (h, w, c) order,
   ``bias``, ``multiplier``, ``shift`` per output; attr ``relu``;
 * ``maxpool`` (attrs ``kernel``, ``stride``), ``concat`` (channels; its inputs share the
@@ -242,6 +244,16 @@ def validate(spec: ModelSpec, source: str = "<memory>") -> None:
                     fail(f"H={bits} out of range", "choose 1 <= H <= 16")
                 if mode == "se-trec" and bits > w.shape[0]:
                     fail(f"kernel reuse needs H <= C_out ({w.shape[0]}), got H={bits}")
+                t = layer.arrays.get("thresholds")
+                if t is not None:
+                    if mode != "se-trec":
+                        fail("centred hash thresholds are implemented for se-trec layers only",
+                             "drop the 'thresholds' array or use mode se-trec")
+                    if t.dtype != np.int32 or t.shape != (k // sub_len, bits):
+                        fail(f"array 'thresholds' is {t.dtype} {t.shape}, expected int32 ({k // sub_len}, {bits})")
+                    if t.size and int(np.abs(t.astype(np.int64)).max()) >= 1 << 24:
+                        fail(f"array 'thresholds' holds {int(np.abs(t.astype(np.int64)).max())}, "
+                             f"beyond the limit 2**24 - 1 in magnitude")
                 if mode == "trec":
                     hm = layer.arrays.get("hash")
                     if hm is None or hm.dtype != np.int8 or hm.shape != (sub_len, bits):

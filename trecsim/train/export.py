@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from trecsim import quant
+from trecsim.errors import ConfigError
 from trecsim.spec import LayerSpec, ModelSpec, TensorSpec, validate
 from trecsim.train.loop import net_from_checkpoint, to_input
 from trecsim.train.models import Add, Concat, Conv, Dense, GlobalAvgPool, MaxPool, Net
@@ -45,6 +46,31 @@ def folded_conv(net: Net, op: Conv) -> tuple[np.ndarray, np.ndarray]:
         w = w * g.view(-1, 1, 1, 1)
         b = (b - bn.running_mean.double()) * g + bn.bias.detach().double()
     return w.numpy(), b.numpy()
+
+
+def int_thresholds(net: Net, op: Conv, s_in: float, s_w: np.ndarray) -> np.ndarray:
+    """A centred layer's float thresholds (M, H) in the int8 kernel's projection domain (int32).
+
+    The float hash projects the input on the conv weights W_j before batch norm; the board on
+    the folded, quantized weights q_j = round(W_j g_j / s_w[j]) and the quantized input x / s_in,
+    so its projection is the float one times g_j / (s_in s_w[j]), and so is the threshold. A
+    negative g_j flips bit j for every position alike, which leaves the clusters unchanged.
+    """
+    conv = net.conv(op.name)
+    t = conv.hash_thresholds.detach().double().numpy()  # (M, H)
+    h = conv.setting.hash_bits
+    if t.shape != (conv.patch_len // conv.setting.sub_len, h):
+        raise ConfigError(f"layer {op.name} is centred but its checkpoint holds no thresholds of shape "
+                          f"(K / L, H); it was never trained centred",
+                          fix="fine-tune it with --layer NAME=L,H,centred before exporting")
+    g = np.ones(h)
+    if op.batch_norm:
+        bn = net.norms[op.name.replace(".", "_")]
+        g = (bn.weight.detach().double() / torch.sqrt(bn.running_var.double() + bn.eps)).numpy()[:h]
+    scale = g / (s_in * np.asarray(s_w, dtype=np.float64)[:h])
+    q = np.round(t * scale)
+    lim = (1 << 24) - 1
+    return np.clip(q, -lim, lim).astype(np.int32)
 
 
 @torch.no_grad()
@@ -140,6 +166,8 @@ def export(ckpt: dict, calibration_images: np.ndarray, *, command: str | None = 
                     attrs.update(sub_len=setting.sub_len, hash_bits=setting.hash_bits)
                 if setting.mode == "trec":
                     arrays["hash"] = net.conv(op.name).hash_matrix.numpy().astype(np.int8)
+                if setting.centred:
+                    arrays["thresholds"] = int_thresholds(net, op, s_in, s_w)
             layers.append(LayerSpec(op.name, "conv" if isinstance(op, Conv) else "fc", (op.src,), op.dst,
                                     attrs, arrays))
         elif isinstance(op, MaxPool):

@@ -74,11 +74,11 @@ def augment(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
 
 
 def _settings_json(settings: dict[str, TrecSetting]) -> dict[str, list]:
-    return {k: [s.mode, s.sub_len, s.hash_bits] for k, s in settings.items()}
+    return {k: [s.mode, s.sub_len, s.hash_bits] + ([True] if s.centred else []) for k, s in settings.items()}
 
 
 def _settings_from_json(data: dict[str, list]) -> dict[str, TrecSetting]:
-    return {k: TrecSetting(m, l, h) for k, (m, l, h) in data.items()}
+    return {k: TrecSetting(v[0], v[1], v[2], bool(v[3]) if len(v) > 3 else False) for k, v in data.items()}
 
 
 def save_atomic(obj, path: str | os.PathLike) -> None:

@@ -25,6 +25,7 @@ the hash follows training and needs no storage).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -44,6 +45,7 @@ class TrecSetting:
     mode: str = "dense"
     sub_len: int = 0  # L
     hash_bits: int = 0  # H
+    centred: bool = False  # centred hash bits: bit j = [proj_j > t_mj], t the running median (kernel reuse)
 
     @property
     def clustered(self) -> bool:
@@ -69,6 +71,9 @@ def check_setting(layer: str, setting: TrecSetting, k: int, c_out: int) -> None:
     if not 1 <= setting.hash_bits <= MAX_HASH_BITS:
         raise ConfigError(f"hash bits H={setting.hash_bits} out of range",
                           where=f"layer {layer}", fix=f"choose 1 <= H <= {MAX_HASH_BITS}")
+    if setting.centred and not setting.kernel_reuse:
+        raise ConfigError("centred hash bits are implemented for kernel reuse (se-trec) layers only",
+                          where=f"layer {layer}", fix="use mode se-trec for this layer or drop ',centred'")
     if setting.kernel_reuse and setting.hash_bits > c_out:
         raise ConfigError(
             f"kernel reuse needs H <= C_out, but H={setting.hash_bits} and C_out={c_out}",
@@ -90,21 +95,32 @@ def weight_khwc(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(0, 2, 3, 1).reshape(weight.shape[0], -1)
 
 
-def hash_ids(sub: torch.Tensor, hash_matrix: torch.Tensor) -> torch.Tensor:
-    """Sub-vectors (B, N, M, L) and hash (L, H) or (M, L, H) -> IDs (B, N, M), bit j = [proj_j > 0]."""
+def hash_projections(sub: torch.Tensor, hash_matrix: torch.Tensor) -> torch.Tensor:
+    """Sub-vectors (B, N, M, L) and hash (L, H) or (M, L, H) -> projections (B*N, M, H), no gradient."""
     b, n, m, length = sub.shape
     with torch.no_grad():
         hm = hash_matrix.to(sub.dtype)
         if hm.dim() == 2:
-            proj = sub.reshape(-1, length) @ hm  # (B*N*M, H)
-        else:
-            proj = torch.bmm(sub.reshape(b * n, m, length).transpose(0, 1), hm)  # (M, B*N, H)
-            proj = proj.transpose(0, 1)  # (B*N, M, H)
-        h = hm.shape[-1]
-        powers = (2.0 ** torch.arange(h, device=sub.device, dtype=torch.float64)).to(
+            return (sub.reshape(-1, length) @ hm).reshape(b * n, m, -1)
+        proj = torch.bmm(sub.reshape(b * n, m, length).transpose(0, 1), hm)  # (M, B*N, H)
+        return proj.transpose(0, 1)  # (B*N, M, H)
+
+
+def ids_from_projections(proj: torch.Tensor, shape: tuple[int, int, int],
+                         thresholds: torch.Tensor | None = None) -> torch.Tensor:
+    """Projections (B*N, M, H) -> IDs (B, N, M): bit j = [proj_j > t_mj] (t (M, H), or 0)."""
+    with torch.no_grad():
+        h = proj.shape[-1]
+        powers = (2.0 ** torch.arange(h, device=proj.device, dtype=torch.float64)).to(
             torch.float64 if h > 24 else torch.float32)
-        ids = (proj > 0).to(powers.dtype) @ powers  # exact: at most 2^16 - 1
-        return ids.to(torch.int64).reshape(b, n, m)
+        bits = proj > (thresholds.to(proj.dtype) if thresholds is not None else 0)
+        ids = bits.to(powers.dtype) @ powers  # exact: at most 2^16 - 1
+        return ids.to(torch.int64).reshape(shape)
+
+
+def hash_ids(sub: torch.Tensor, hash_matrix: torch.Tensor, thresholds: torch.Tensor | None = None) -> torch.Tensor:
+    """Sub-vectors (B, N, M, L) and hash (L, H) or (M, L, H) -> IDs (B, N, M), bit j = [proj_j > t_mj]."""
+    return ids_from_projections(hash_projections(sub, hash_matrix), tuple(sub.shape[:3]), thresholds)
 
 
 def cluster_centroids(sub: torch.Tensor, ids: torch.Tensor, hash_bits: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,11 +142,15 @@ def cluster_centroids(sub: torch.Tensor, ids: torch.Tensor, hash_bits: int) -> t
 
 def trec_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, *, stride: int,
                 padding: int, sub_len: int, hash_bits: int, hash_matrix: torch.Tensor | None,
-                ids: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                ids: torch.Tensor | None = None,
+                thresholds: Callable[[torch.Tensor], torch.Tensor] | torch.Tensor | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """TREC convolution (NCHW in and out).
 
     ``hash_matrix`` (L, H) is plain TREC; ``None`` means kernel reuse. ``ids`` (B, N, M) may be
-    given to hold cluster assignments fixed (gradient checks). Returns (output, ids, clusters (B, M)).
+    given to hold cluster assignments fixed (gradient checks). ``thresholds`` (M, H) centres the
+    hash bits, or is a function of the projections (B*N, M, H) returning them (the running median
+    of TrecConv2d). Returns (output, ids, clusters (B, M)).
     """
     b, _, h_in, w_in = x.shape
     c_out, _, kh, kw = weight.shape
@@ -144,7 +164,9 @@ def trec_conv2d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
     if ids is None:
         if hash_matrix is None:  # kernel reuse: R_m = W_m[:, :H]
             hash_matrix = w_mat[:hash_bits].detach().t().reshape(m, sub_len, hash_bits)
-        ids = hash_ids(sub, hash_matrix)
+        proj = hash_projections(sub, hash_matrix)
+        t = thresholds(proj) if callable(thresholds) else thresholds
+        ids = ids_from_projections(proj, (b, n, m), t)
     replaced, clusters = cluster_centroids(sub, ids, hash_bits)
     out = replaced.reshape(b, n, k) @ w_mat.t()  # (B, N, C_out)
     if bias is not None:
@@ -178,6 +200,10 @@ class TrecConv2d(nn.Conv2d):
         self.setting = TrecSetting()
         self.hash_seed = hash_seed
         self.register_buffer("hash_matrix", torch.zeros(0, 0), persistent=True)
+        # centred hash bits: running median of each sub-matrix's projections (M, H), like batch norm's
+        # running mean; empty when the layer is not centred or before the first training batch
+        self.register_buffer("hash_thresholds", torch.zeros(0, 0), persistent=True)
+        self.threshold_momentum = 0.1
         self.last_clusters: torch.Tensor | None = None
         self.last_positions = 0
         self.configure(setting)
@@ -194,12 +220,16 @@ class TrecConv2d(nn.Conv2d):
                 self.weight.device)
         else:
             self.hash_matrix = torch.zeros(0, 0, device=self.weight.device)
+        shape = (self.patch_len // setting.sub_len, setting.hash_bits) if setting.centred else (0, 0)
+        if tuple(self.hash_thresholds.shape) != shape:
+            self.hash_thresholds = torch.zeros(0, 0, device=self.weight.device)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # The hash matrix's shape depends on the setting; take whatever the checkpoint holds.
-        key = prefix + "hash_matrix"
-        if key in state_dict:
-            self.hash_matrix = torch.empty_like(state_dict[key])
+        for name in ("hash_matrix", "hash_thresholds"):
+            key = prefix + name
+            if key in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[key]))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -209,10 +239,28 @@ class TrecConv2d(nn.Conv2d):
         out, _, clusters = trec_conv2d(
             x, self.weight, self.bias, stride=self.stride[0], padding=self.padding[0],
             sub_len=self.setting.sub_len, hash_bits=self.setting.hash_bits,
-            hash_matrix=self.hash_matrix if self.setting.mode == "trec" else None)
+            hash_matrix=self.hash_matrix if self.setting.mode == "trec" else None,
+            thresholds=self._thresholds if self.setting.centred else None)
         self.last_clusters = clusters.detach()
         self.last_positions = out.shape[2] * out.shape[3]
         return out
+
+    def _thresholds(self, proj: torch.Tensor) -> torch.Tensor:
+        """The centring thresholds (M, H) for projections (B*N, M, H).
+
+        Training updates the running median with this batch's median over every (image,
+        position) (the first batch sets it), then uses the running value, as inference does.
+        Inference uses the running value; a layer never trained centred takes its batch median.
+        """
+        if not self.training and self.hash_thresholds.numel() == 0:
+            return proj.median(dim=0).values
+        if self.training:
+            median = proj.median(dim=0).values.detach()  # (M, H)
+            if self.hash_thresholds.numel() == 0:
+                self.hash_thresholds = median.clone()
+            else:
+                self.hash_thresholds.mul_(1 - self.threshold_momentum).add_(median, alpha=self.threshold_momentum)
+        return self.hash_thresholds
 
     def remaining_ratio(self) -> float | None:
         if self.last_clusters is None:
