@@ -185,15 +185,19 @@ def _require_torch() -> None:
                            "(it pins torch==2.13.0, the CPU build)")
 
 
-def _parse_layer_options(values: list[str] | None) -> dict[str, tuple[int, int]]:
-    result = {}
+def _parse_layer_options(values: list[str] | None) -> dict[str, tuple]:
+    result: dict[str, tuple] = {}
     for v in values or []:
         try:
             name, rest = v.split("=", 1)
-            sub_len, hash_bits = (int(x) for x in rest.split(","))
+            parts = rest.split(",")
+            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "centred"):
+                raise ValueError(v)
+            sub_len, hash_bits = int(parts[0]), int(parts[1])
         except ValueError:
-            raise ConfigError(f"--layer '{v}' is not NAME=L,H", fix="write e.g. --layer conv2=10,10") from None
-        result[name] = (sub_len, hash_bits)
+            raise ConfigError(f"--layer '{v}' is not NAME=L,H or NAME=L,H,centred",
+                              fix="write e.g. --layer conv2=10,10 or --layer conv2=64,8,centred") from None
+        result[name] = (sub_len, hash_bits, True) if len(parts) == 3 else (sub_len, hash_bits)
     return result
 
 
@@ -310,10 +314,11 @@ def cmd_build(args: argparse.Namespace, out: TextIO) -> int:
     board = boards.get_board(args.board)
     spec = _spec_for(args)
     result = build_firmware(spec, board, out_dir=args.out, profile=not args.no_profile, stack_bytes=args.stack,
-                            force=args.force)
+                            force=args.force, kernels=args.kernels)
     state = "cached, not rebuilt" if result.cached else "built"
     profile = "" if not args.no_profile else ", no phase profiling"
-    print(f"{result.elf}: {spec.model} {spec.mode} for {board.name} ({state}{profile})", file=out)
+    kernels = "" if args.kernels == "optimized" else ", plain reference conv and fc kernels"
+    print(f"{result.elf}: {spec.model} {spec.mode} for {board.name} ({state}{profile}{kernels})", file=out)
     for line in result.size.lines():
         print(f"  {line}", file=out)
     print(result.plan.table(), file=out)
@@ -538,9 +543,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-G", "--kernel-reuse-layers", type=int, default=None, metavar="G",
                    help="se-trec: number of TREC layers (in network order) that use kernel reuse; default all")
-    p.add_argument("--layer", action="append", metavar="NAME=L,H",
-                   help="sub-vector length L and hash bits H of one TREC layer (repeatable)")
-    p.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights")
+    p.add_argument("--layer", action="append", metavar="NAME=L,H[,centred]",
+                   help="sub-vector length L and hash bits H of one TREC layer (repeatable); ',centred' "
+                        "centres its hash bits on the running median of the projections (se-trec)")
+    p.add_argument("--init", metavar="CHECKPOINT", help="start from this checkpoint's weights, or from an int8 "
+                   "ModelSpec (.npz, e.g. a committed dense model): its weights dequantized, batch norm frozen")
     p.add_argument("--resume", action="store_true", help="continue OUT/checkpoint.pt where it stopped")
     p.add_argument("--out", metavar="DIR", help="output folder (default build/train/MODEL-MODE)")
     p.add_argument("--train-images", type=int, help="use only the first N training images")
@@ -594,7 +601,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", choices=["cifarnet", "zfnet", "squeezenet"])
     p.add_argument("--mode", default="dense", choices=["dense", "trec", "se-trec"])
     p.add_argument("--spec", metavar="PATH", help="a ModelSpec file instead of the committed one")
-    p.add_argument("--out", metavar="DIR", help="output folder (default build/firmware/BOARD/MODEL-MODE)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default build/firmware/BOARD/MODEL-MODE, with "
+                   "--kernels reference MODEL-MODE-ref)")
+    p.add_argument("--kernels", default="optimized", choices=["optimized", "reference"],
+                   help="kernels of the dense conv and fc layers: optimized (default, DSP) or reference (the plain "
+                        "loop-nest convolve_s8_ref and fully_connected_s8_ref, bit-exact: the papers' kind of "
+                        "baseline)")
     p.add_argument("--no-profile", action="store_true",
                    help="leave out the per-phase cycle hooks of the TREC kernels (per-layer cycles stay)")
     p.add_argument("--stack", type=int, default=8192, metavar="BYTES", help="stack reserve (default 8192)")
@@ -638,7 +650,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default="cifarnet", choices=["cifarnet", "zfnet", "squeezenet"],
                    help="model (default cifarnet); it must have a committed int8 ModelSpec")
     p.add_argument("--modes", metavar="M[,M...]", help="comma-separated modes among dense, trec, se-trec "
-                   "(default all three, skipping those not committed)")
+                   "(default all three, skipping those not committed), and dense-ref: the dense model with the plain "
+                   "reference conv and fc kernels (the papers' kind of baseline; not in the default)")
     p.add_argument("--images", metavar="N", help="first N images (default 10 of the bundled sample; with --data "
                    "every test image); 'all' for every image")
     p.add_argument("--emulator", default="unicorn", choices=["unicorn", "qemu", "renode"],
@@ -676,7 +689,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated models (default all three; those without committed specs are skipped)")
     p.add_argument("--board", default="all", help="board name or 'all' (default all)")
     p.add_argument("--modes", metavar="M[,M...]", default="dense,trec,se-trec",
-                   help="comma-separated modes (default dense,trec,se-trec; uncommitted ones are skipped)")
+                   help="comma-separated modes (default dense,trec,se-trec; uncommitted ones are skipped); "
+                        "dense-ref, the plain reference dense baseline, is always run beside them")
     p.add_argument("--images", metavar="N", default="10",
                    help="emulator images per model, board and mode (default 10); 'all' for every image")
     p.add_argument("--test-images", metavar="N", default="all",

@@ -10,6 +10,8 @@ import pytest
 
 import fw_specs
 from trecsim import boards, codegen, memory
+from trecsim.errors import BuildError
+from trecsim.firmware import build
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +84,40 @@ def test_c_values_filter_formats_every_value():
     assert text.startswith("{\n") and text.endswith("\n}")
     assert [int(v) for v in text.strip("{}\n").replace("\n", "").split(",") if v.strip()] == list(range(-5, 40))
     assert codegen._c_string('a"b\\c') == '"a_b_c"'
+
+
+def test_reference_kernels_replace_only_the_dense_conv_and_fc_calls(generated):
+    spec, optimized = generated
+    board = boards.get_board("stm32f469i-disco")
+    plan = memory.plan(spec, board)
+    files = codegen.generate(spec, board, plan, "d" * 64, kernels="reference")
+    body = files["model.c"][files["model.c"].index("int32_t trec_model_run(void)"):]
+    assert re.findall(r"rc = (\w+)\(", body) == [
+        "trec_convolve_s8", "max_pool_s8", "trec_se_convolve_s8", "convolve_s8_ref", "convolve_s8_ref", "concat_s8",
+        "concat_s8", "concat_s8", "elementwise_add_s8", "global_avg_pool_s8", "fully_connected_s8_ref"]
+    # the same arguments as the optimized call, less the scratch buffer (the reference kernels take none)
+    for name in ("conv3", "conv4", "fc"):
+        ref_args = re.search(rf"rc = \w+_ref\(([^;]*{name}_weight[^;]*)\);", body).group(1)
+        opt_body = optimized["model.c"][optimized["model.c"].index("int32_t trec_model_run(void)"):]
+        opt_args = re.search(rf"rc = (?:convolve|fully_connected)_s8\(([^;]*{name}_weight[^;]*)\);", opt_body).group(1)
+        split = lambda a: [x.strip() for x in a.replace("\n", " ").split(",")]  # noqa: E731
+        assert split(ref_args) == split(opt_args)[:-2] + split(opt_args)[-1:]
+    assert "Kernels of the dense conv and fc layers: reference" in files["model.c"]
+    assert files["model.h"] == optimized["model.h"] and files["linker.ld"] == optimized["linker.ld"]
+
+
+def test_an_unknown_kernel_set_is_refused_saying_which_there_are(generated):
+    spec, _ = generated
+    board = boards.get_board("stm32f469i-disco")
+    with pytest.raises(BuildError, match="unknown kernel set 'cmsis'.*optimized, reference"):
+        codegen.generate(spec, board, memory.plan(spec, board), "d" * 64, kernels="cmsis")
+
+
+def test_the_kernel_set_has_its_own_build_key_and_cache_slot(generated):
+    spec, _ = generated
+    board = boards.get_board("stm32f469i-disco")
+    keys = {k: build.build_key(spec, board, ["-O2"], 8192, "arm-none-eabi-gcc", kernels=k) for k in codegen.KERNELS}
+    assert keys["optimized"] != keys["reference"]
+    assert build.output_dir(board, spec).name == f"{spec.model}-{spec.mode}"
+    assert build.output_dir(board, spec, kernels="reference").name == f"{spec.model}-{spec.mode}-ref"
+    assert build.output_dir(board, spec, False, kernels="reference").name == f"{spec.model}-{spec.mode}-ref-noprofile"

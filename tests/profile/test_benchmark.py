@@ -26,19 +26,30 @@ def test_benchmark_rows_say_status_cycles_speedup_and_accuracy(tmp_path):
     bench = benchmark.run_benchmark(cfg)
     assert bench.ok
     head, rows = benchmark.headline_rows(bench)
+    # the plain reference dense baseline is always run, right after dense
     assert [r[:4] for r in rows] == [["cifarnet", "stm32f469i-disco", "dense", "bit-exact"],
+                                     ["cifarnet", "stm32f469i-disco", "dense-ref", "bit-exact"],
                                      ["cifarnet", "stm32f469i-disco", "se-trec", "bit-exact"]]
+    assert "speedup vs our dense (DSP)" in head and "ceiling (TREC layers free)" in head
+    assert "speedup vs plain reference dense (papers' kind of baseline)" in head
     raw = bench.to_json()["headline"]
-    dense, se = raw
+    dense, ref, se = raw
     assert dense["speedup_vs_dense"] == pytest.approx(1.0)
     assert se["speedup_vs_dense"] == pytest.approx(dense["cycles"] / se["cycles"])
+    assert ref["cycles"] > dense["cycles"] and ref["speedup_vs_reference_dense"] == pytest.approx(1.0)
+    assert se["speedup_vs_reference_dense"] == pytest.approx(ref["cycles"] / se["cycles"])
+    assert dense["ceiling_trec_layers_free"] is None and ref["ceiling_trec_layers_free"] is None
+    assert se["ceiling_trec_layers_free"] > se["speedup_vs_dense"]
     assert dense["trec_macs_removed"] is None and 0.5 < se["trec_macs_removed"] < 1.0
     acc = bench.accuracy["cifarnet"]["se-trec"]
     assert acc["images"] == 30 and acc["source"] == "bundled sample"
     assert se["int8_accuracy"] == acc["int8_accuracy"]
+    assert ref["int8_accuracy"] == dense["int8_accuracy"] == bench.accuracy["cifarnet"]["dense"]["int8_accuracy"]
+    assert "dense-ref" not in bench.accuracy["cifarnet"]  # the dense model's, bit-exact
     files = benchmark.write(bench, tmp_path)
     md = files["markdown"].read_text()
     assert "| cifarnet | stm32f469i-disco | se-trec | bit-exact |" in md
+    assert "| cifarnet | stm32f469i-disco | dense-ref | bit-exact |" in md
     assert "python -m trecsim benchmark (test)" in md and "model estimate" in md
     doc = json.loads(files["json"].read_text())
     assert doc["format"] == benchmark.BENCH_FORMAT and doc["ok"] is True

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -226,3 +227,61 @@ def test_the_command_refuses_bad_input_in_one_paragraph(capsys):
     assert "stm32f469i-disco" in capsys.readouterr().err
     assert cli.main(["profile", "--images", "zero", "--quiet"]) == 2
     assert "--images" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- baselines and the explanation
+
+BASELINES_1 = replace(DENSE_2, modes=("dense", "dense-ref", "se-trec"), images=1)
+
+
+@pytest.fixture(scope="module")
+def baselines():
+    if shutil.which("arm-none-eabi-gcc") is None:
+        pytest.skip("arm-none-eabi-gcc not installed")
+    (bp,) = prof.profile(BASELINES_1)
+    return bp
+
+
+@needs_arm_gcc
+def test_the_plain_reference_dense_build_is_bit_exact_and_slower_than_ours(baselines):
+    dense, ref = baselines.run("dense"), baselines.run("dense-ref")
+    assert ref.bit_exact and ref.images_checked == 1 and ref.mismatches == [] and baselines.ok
+    assert ref.accuracy == dense.accuracy and ref.per_image[0]["prediction"] == dense.per_image[0]["prediction"]
+    # its own cache slot, beside the optimized build's
+    assert ref.build_dir.endswith("/cifarnet-dense-ref") and dense.build_dir.endswith("/cifarnet-dense")
+    assert "convolve_s8_ref(" in (Path(ref.build_dir) / "model.c").read_text()
+    assert "convolve_s8_ref(" not in (Path(dense.build_dir) / "model.c").read_text()
+    assert ref.cycles_total > dense.cycles_total
+    for name in ("conv1", "conv2", "fc1"):  # the conv and fc layers are the slower ones; pooling is the same
+        layer = next(l for l in ref.layers if l.name == name)
+        assert layer.cycles > next(l for l in dense.layers if l.name == name).cycles
+    assert dense.speedup_vs_reference_dense == pytest.approx(ref.cycles_total / dense.cycles_total)
+    assert ref.speedup_vs_reference_dense == pytest.approx(1.0)
+    assert ref.speedup_vs_dense == pytest.approx(dense.cycles_total / ref.cycles_total)
+
+
+@needs_arm_gcc
+def test_trec_layers_get_phase_free_speedups_and_the_run_its_ceiling_in_the_json(baselines):
+    doc = json.loads(json.dumps(baselines.to_json()))
+    runs = {r["mode"]: r for r in doc["runs"]}
+    for r in doc["runs"]:
+        assert "speedup_vs_reference_dense" in r and "ceiling_trec_layers_free" in r
+        for layer in r["layers"]:
+            assert "speedup_vs_reference_dense" in layer and "speedup_if_phase_free" in layer
+    dense, se = runs["dense"], runs["se-trec"]
+    assert dense["ceiling_trec_layers_free"] is None and runs["dense-ref"]["ceiling_trec_layers_free"] is None
+    d_conv2 = next(l for l in dense["layers"] if l["name"] == "conv2")
+    conv2 = next(l for l in se["layers"] if l["name"] == "conv2")
+    assert set(conv2["speedup_if_phase_free"]) == set(conv2["phases"])
+    for phase, cycles in conv2["phases"].items():
+        assert conv2["speedup_if_phase_free"][phase] == pytest.approx(d_conv2["cycles"] / (conv2["cycles"] - cycles))
+        assert conv2["speedup_if_phase_free"][phase] >= conv2["speedup_vs_dense"]
+    assert all(l["speedup_if_phase_free"] is None for l in se["layers"] if l["name"] != "conv2")
+    assert se["ceiling_trec_layers_free"] == pytest.approx(
+        dense["cycles_total"] / (dense["cycles_total"] - d_conv2["cycles"]))
+    assert se["speedup_vs_reference_dense"] == pytest.approx(runs["dense-ref"]["cycles_total"] / se["cycles_total"])
+
+
+def test_an_unknown_mode_is_refused_listing_the_pseudo_mode_too():
+    with pytest.raises(ConfigError, match="unknown mode 'dense-cmsis'.*dense-ref"):
+        prof.profile(replace(DENSE_2, modes=("dense-cmsis",)))

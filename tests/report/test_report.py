@@ -107,3 +107,74 @@ def test_write_all_writes_every_file(doc, tmp_path):
     assert len(files["plots"]) == 4
     assert json.loads(files["json"].read_text())["board"] == "stm32f469i-disco"
     assert json.loads(files["trace"].read_text())["traceEvents"]
+
+
+# --------------------------------------------------------------------------- baselines and the explanation
+
+
+def test_phase_free_speedups_and_the_ceiling_are_the_documented_ratios():
+    phases = {"hash": 300.0, "cluster": 200.0, "recovery": 0.0}
+    free = report.phase_free_speedups(4000.0, 1800.0, phases)
+    assert free["hash"] == pytest.approx(4000 / 1500) and free["cluster"] == pytest.approx(4000 / 1600)
+    assert free["recovery"] == pytest.approx(4000 / 1800)  # a phase of 0 cycles changes nothing
+    assert free["im2col"] is None  # a phase that was not measured
+    assert set(free) == set(PHASES)
+    assert report.phase_free_speedups(None, 1800.0, phases)["hash"] is None
+    assert report.trec_free_ceiling(5500.0, [4000.0]) == pytest.approx(5500 / 1500)
+    assert report.trec_free_ceiling(5500.0, [3000.0, 1000.0]) == pytest.approx(5500 / 1500)
+    assert report.trec_free_ceiling(5500.0, []) is None and report.trec_free_ceiling(5500.0, [None]) is None
+    assert report.trec_free_ceiling(5500.0, [5500.0]) is None  # nothing left: no finite ceiling
+
+
+def test_the_explanation_lists_each_trec_layer_with_its_phase_free_speedups_and_the_ceiling(doc):
+    head, rows, ceilings = report.explain_rows(doc)
+    assert head[:5] == ["mode", "TREC layer", "our dense (DSP) cycles", "TREC cycles",
+                        "speedup vs our dense (DSP)"]
+    assert head[5:] == [f"if {p} free" for p in PHASES]
+    assert [r[:2] for r in rows] == [["trec", "conv2"], ["se-trec", "conv2"]]
+    trec = dict(zip(head, rows[0]))
+    # dense conv2 4000 cycles; plain TREC's conv2 3600 with phases 100, 200, ..., 700
+    assert trec["speedup vs our dense (DSP)"] == "1.11x"
+    assert trec["if im2col free"] == f"{4000 / 3500:.2f}x (100)"
+    assert trec["if requantize free"] == f"{4000 / 2900:.2f}x (700)"
+    se = dict(zip(head, rows[1]))  # 1800 cycles, phases 50 ... 350
+    assert se["if hash free"] == f"{4000 / 1700:.2f}x (100)"
+    # the ceiling: dense total 5500, of which the TREC layer conv2 is 4000
+    assert len(ceilings) == 2 and all(f"{5500 / 1500:.2f}x" in c for c in ceilings)
+    assert ceilings[1].startswith("se-trec: ceiling (TREC layers free)") and "measured 1.67x" in ceilings[1]
+    text = report.terminal_table([doc])
+    assert "TREC layers explained (model estimates)" in text and "if centroid_gemm free" in text
+    assert "3.67x end-to-end vs our dense (DSP)" in text
+    md = report.markdown([doc])
+    assert "### TREC layers explained (model estimates)" in md and "| se-trec | conv2 |" in md
+
+
+def test_without_a_dense_run_there_is_nothing_to_explain(doc):
+    doc["runs"] = doc["runs"][1:]
+    assert report.explain_rows(doc)[1:] == ([], [])
+    assert "TREC layers explained" not in report.terminal_table([doc])
+
+
+def test_every_ratio_names_its_baseline_and_the_reference_run_adds_its_columns(doc):
+    text = report.terminal_table([doc])
+    assert "se-trec speedup vs our dense (DSP)" in text and "vs plain reference dense" not in text
+    ref = _run("dense-ref", 24000)  # the plain reference dense: conv2 6x slower
+    for r in doc["runs"]:
+        r["speedup_vs_reference_dense"] = ref["cycles_total"] / r["cycles_total"]
+        for layer in r["layers"]:
+            layer["speedup_vs_reference_dense"] = _layer_cycles(ref, layer["name"]) / layer["cycles"]
+    doc["runs"].insert(1, ref)
+    text = report.terminal_table([doc])
+    for fragment in ("dense-ref cycles", "se-trec speedup vs our dense (DSP)",
+                     "se-trec speedup vs plain reference dense", "dense speedup vs plain reference dense",
+                     "speedup vs plain reference dense (papers' kind of baseline)", "the papers' kind of baseline", f"{24000 / 1800:.2f}x", f"{ref['cycles_total'] / 3300:.2f}x"):
+        assert fragment in text, fragment
+    assert "dense-ref r_c" not in text  # no clusters in a dense run
+    assert [r[:2] for r in report.explain_rows(doc)[1]] == [["trec", "conv2"], ["se-trec", "conv2"]]
+    md = report.markdown([doc])
+    assert "speedup vs plain reference dense (papers' kind of baseline) |" in md
+    assert "| dense-ref | bit-exact |" in md
+
+
+def _layer_cycles(run, name):
+    return next(l["cycles"] for l in run["layers"] if l["name"] == name)

@@ -2,7 +2,7 @@
 
 ``build_firmware(spec, board)`` plans the model's buffers (:mod:`trecsim.memory`), generates
 ``model.c``, ``model.h``, ``board.h`` and ``linker.ld`` (:mod:`trecsim.codegen`) into
-``build/firmware/<board>/<model>-<mode>[-noprofile]/`` and links them with
+``build/firmware/<board>/<model>-<mode>[-ref][-noprofile]/`` and links them with
 ``firmware/kernels`` and ``firmware/runtime`` by arm-none-eabi-gcc. The build is cached:
 the sha256 of every input (sources, templates, generators, spec, board, flags, options)
 is stored in ``build.json``; an unchanged input reuses the ELF without running the compiler.
@@ -13,7 +13,12 @@ A model that does not fit is refused with the numbers (:class:`~trecsim.errors.B
 core (:mod:`trecsim.firmware.mps2`): the board's regions relocated into the machine's RAM, the same
 memory plan, the CMSDK UART console (``firmware/runtime/mps2/``, with the same text functions,
 ``trec_console.h``) instead of ``usart.c`` and no chip set-up; cached apart in
-``build/firmware/qemu-<machine>/<board>/<model>-<mode>[-noprofile]/``.
+``build/firmware/qemu-<machine>/<board>/<model>-<mode>[-ref][-noprofile]/``.
+
+``kernels="reference"`` (:data:`trecsim.codegen.KERNELS`) makes the dense conv and fc layers call the
+plain loop-nest reference kernels (``convolve_s8_ref``, ``fully_connected_s8_ref``, bit-exact with the
+DSP ones) instead of the optimized ones: the papers' kind of dense baseline. It is part of the build key
+and has its own cache slot, ``<model>-<mode>-ref``.
 """
 
 from __future__ import annotations
@@ -37,8 +42,8 @@ from trecsim.firmware import mps2
 from trecsim.firmware.hostlib import CFLAGS
 from trecsim.spec import ModelSpec
 
-__all__ = ["BUILD_ROOT", "CORE_FLAGS", "VARIANTS", "BuildResult", "SizeReport", "build_firmware", "build_key",
-           "output_dir", "variant_board"]
+__all__ = ["BUILD_ROOT", "CORE_FLAGS", "KERNELS", "VARIANTS", "BuildResult", "SizeReport", "build_firmware",
+           "build_key", "output_dir", "variant_board"]
 
 FIRMWARE_DIR = trecsim.REPO_ROOT / "firmware"
 KERNEL_DIR = FIRMWARE_DIR / "kernels"
@@ -56,6 +61,9 @@ COMMON_FLAGS = ("-mthumb", "-mfloat-abi=hard", *CFLAGS, "-ffunction-sections", "
 LINK_FLAGS = ("-nostartfiles", "--specs=nano.specs", "-Wl,--gc-sections", "-Wl,--no-warn-rwx-segments")
 PROFILE_DEFINE = 'TREC_PROFILE_HEADER="trec_rt_profile.h"'
 _FORMAT = "trecsim-firmware-build/1"
+KERNELS = codegen.KERNELS
+#: cache-slot suffix of each kernel set (build/firmware/<board>/<model>-<mode><suffix>)
+_KERNEL_SUFFIX = {"optimized": "", "reference": "-ref"}
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,7 @@ class BuildResult:
     plan: memory.MemoryPlan
     size: SizeReport
     sources: tuple[Path, ...]  # the generated files
+    kernels: str = "optimized"  # the dense conv and fc kernels (trecsim.codegen.KERNELS)
 
 
 def _arm_gcc() -> str:
@@ -125,8 +134,9 @@ def _flags(board: Board, profile: bool) -> list[str]:
     return flags
 
 
-def output_dir(board: Board, spec: ModelSpec, profile: bool = True, variant: str | None = None) -> Path:
-    leaf = f"{spec.model}-{spec.mode}{'' if profile else '-noprofile'}"
+def output_dir(board: Board, spec: ModelSpec, profile: bool = True, variant: str | None = None,
+               kernels: str = "optimized") -> Path:
+    leaf = f"{spec.model}-{spec.mode}{_KERNEL_SUFFIX[codegen.check_kernels(kernels)]}{'' if profile else '-noprofile'}"
     if variant == "qemu":
         return BUILD_ROOT / f"qemu-{mps2.machine_for(board).name}" / board.name / leaf
     return BUILD_ROOT / board.name / leaf
@@ -158,8 +168,8 @@ def _input_files(variant: str | None = None) -> list[Path]:
 
 
 def build_key(spec: ModelSpec, board: Board, flags: list[str], stack_bytes: int, compiler: str,
-              variant: str | None = None) -> str:
-    """sha256 of everything the firmware is made from."""
+              variant: str | None = None, kernels: str = "optimized") -> str:
+    """sha256 of everything the firmware is made from (the kernel set included)."""
     h = hashlib.sha256()
 
     def add(label: str, data: bytes) -> None:
@@ -169,6 +179,7 @@ def build_key(spec: ModelSpec, board: Board, flags: list[str], stack_bytes: int,
     add("format", _FORMAT.encode())
     if variant is not None:
         add("variant", variant.encode())
+    add("kernels", codegen.check_kernels(kernels).encode())
     add("compiler", compiler.encode())
     add("flags", "\0".join([*flags, *LINK_FLAGS]).encode())
     add("stack", str(stack_bytes).encode())
@@ -230,9 +241,10 @@ def _link_error(stderr: str, board: Board, spec: ModelSpec) -> BuildError | None
 
 def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike | None = None, profile: bool = True,
                    stack_bytes: int = memory.DEFAULT_STACK_BYTES, force: bool = False,
-                   variant: str | None = None) -> BuildResult:
-    """Builds (or reuses) the firmware of ``spec`` for ``board`` (``variant``: None or "qemu"); see the
-    module doc."""
+                   variant: str | None = None, kernels: str = "optimized") -> BuildResult:
+    """Builds (or reuses) the firmware of ``spec`` for ``board`` (``variant``: None or "qemu"; ``kernels``:
+    "optimized" or "reference" for the dense conv and fc layers); see the module doc."""
+    codegen.check_kernels(kernels)
     compiler = _arm_gcc()
     target = variant_board(board, variant)
     flags = _flags(board, profile)
@@ -242,8 +254,8 @@ def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike 
                          f"the {board.flash.size} bytes of flash", where=f"board {board.name}, model {spec.model} "
                          f"{spec.mode}", fix="use a smaller model or the board with 2 MB of flash (stm32f469i-disco)")
     plan = memory.plan(spec, target, stack_bytes=stack_bytes)
-    out = Path(out_dir) if out_dir else output_dir(board, spec, profile, variant)
-    key = build_key(spec, target, flags, stack_bytes, compiler, variant)
+    out = Path(out_dir) if out_dir else output_dir(board, spec, profile, variant, kernels)
+    key = build_key(spec, target, flags, stack_bytes, compiler, variant, kernels)
     elf, map_path, stamp = out / "firmware.elf", out / "firmware.map", out / "build.json"
     generated = tuple(out / name for name in codegen.GENERATED_FILES)
     if not force and elf.is_file() and stamp.is_file():
@@ -252,13 +264,14 @@ def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike 
         except (OSError, ValueError):
             cached = False
         if cached:
-            return BuildResult(elf, map_path, out, key, True, plan, _size_report(elf, target, plan, spec), generated)
+            return BuildResult(elf, map_path, out, key, True, plan, _size_report(elf, target, plan, spec), generated,
+                               kernels)
     stamp.unlink(missing_ok=True)
     console = None
     if variant == "qemu":
         machine = mps2.machine_for(board)
         console = {"name": "uart0", "type": f"CMSDK APB UART of QEMU {machine.name}", "base": machine.uart0}
-    codegen.write(codegen.generate(spec, target, plan, key, console=console), out)
+    codegen.write(codegen.generate(spec, target, plan, key, console=console, kernels=kernels), out)
     sources = _sources(out, variant)
     tmp = out / "firmware.elf.tmp"
     cmd = [compiler, *flags, f"-I{out}", f"-I{RUNTIME_DIR}", f"-I{KERNEL_DIR}", *LINK_FLAGS,
@@ -277,6 +290,6 @@ def build_firmware(spec: ModelSpec, board: Board, *, out_dir: str | os.PathLike 
     (out / "plan.json").write_text(json.dumps(plan.to_json(), indent=2) + "\n")
     (out / "plan.txt").write_text(plan.table() + "\n")
     stamp.write_text(json.dumps({"key": key, "board": board.name, "variant": variant, "model": spec.model,
-                                 "mode": spec.mode, "profile": profile, "stack_bytes": stack_bytes,
-                                 "command": cmd}, indent=2) + "\n")
-    return BuildResult(elf, map_path, out, key, False, plan, size, generated)
+                                 "mode": spec.mode, "kernels": kernels, "profile": profile,
+                                 "stack_bytes": stack_bytes, "command": cmd}, indent=2) + "\n")
+    return BuildResult(elf, map_path, out, key, False, plan, size, generated, kernels)

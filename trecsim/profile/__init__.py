@@ -28,7 +28,8 @@ ever added). One object per board and model; with several boards ``--json`` writ
       "data": "bundled sample" | "CIFAR-10 test set (DIR)",
       "skipped": [{"mode", "reason"}],  # default modes without a committed model
       "runs": [{
-        "mode": "dense" | "trec" | "se-trec",
+        "mode": "dense" | "trec" | "se-trec" | "dense-ref",  # dense-ref: the dense model with the plain
+                                      # reference conv and fc kernels (the papers' kind of baseline)
         "fits": true,                 # false: the build was refused (the numbers are in "error")
         "error": null | "message",
         "bit_exact": true,            # every output and cluster count matched the golden model
@@ -37,13 +38,18 @@ ever added). One object per board and model; with several boards ``--json`` writ
         "accuracy": 0.8,              # firmware top-1 over the images; "golden_accuracy" beside it
         "cycles_total": 36716428,     # sum of the layers' cycles, one inference, mean over images
         "latency_ms": 203.98,         # cycles_total / clock_hz
-        "speedup_vs_dense": 1.0,      # dense cycles_total / this one (null without a dense run)
+        "speedup_vs_dense": 1.0,      # our dense (DSP kernels) cycles_total / this one (null without a dense run)
+        "speedup_vs_reference_dense": 6.4,  # dense-ref cycles_total / this one (null without a dense-ref run)
+        "ceiling_trec_layers_free": 2.4,  # TREC runs: dense total / (dense total - the TREC layers' dense
+                                      # cycles), the end-to-end speedup vs our dense if they cost nothing
         "model_cycles_total": null,   # hw: the unicorn cycle model's cycles_total for the same images
         "hw_vs_model": null,          # hw: cycles_total / model_cycles_total (the calibration ratio)
         "instructions": 28854903,     # mean per run (reset to breakpoint)
         "layers": [{"name", "kind", "mode", "cycles", "macs", "cycles_per_mac",
                     "remaining_ratio", "clusters", "phases": {"im2col": ..., ...},
-                    "speedup_vs_dense", "model_cycles", "hw_vs_model"}],
+                    "speedup_vs_dense", "model_cycles", "hw_vs_model", "speedup_vs_reference_dense",
+                    "speedup_if_phase_free": {"im2col": ..., ...}}],  # TREC layers: dense layer cycles /
+                                      # (layer cycles - that phase's cycles); null for other layers
         "memory": {"flash_bytes", "sram_static_bytes", "sram_peak_bytes", "stack_peak_bytes",
                    "stack_reserved_bytes", "sdram_bytes", "sdram_peak_bytes", "arena_bytes": {arena: planned},
                    "arena_peak_bytes": {arena: written}, "regions": [{"name", "kind", "size", "static",
@@ -68,21 +74,26 @@ from pathlib import Path
 
 import numpy as np
 
-from trecsim import boards, data, golden
+from trecsim import boards, data, golden, report
 from trecsim import spec as specmod
 from trecsim.emulators import BUILD_VARIANTS, COUNTS_CYCLES, PHASES, RunResult, open_board
 from trecsim.errors import BuildError, ConfigError, FirmwareFault, MemoryPlanError
 from trecsim.firmware.build import BuildResult, build_firmware
 
 __all__ = ["CYCLE_SOURCE", "DEFAULT_BOARD", "DEFAULT_IMAGES", "DEFAULT_MODEL", "DEFAULT_MODES", "EMULATORS",
-           "FORMAT", "BoardProfile", "LayerProfile", "Mismatch", "ProfileConfig", "RunProfile", "compare_tensor",
-           "check_run", "diagnose", "layer_outputs", "profile", "resolve_boards"]
+           "FORMAT", "PSEUDO_MODES", "REFERENCE_MODE", "BoardProfile", "LayerProfile", "Mismatch", "ProfileConfig",
+           "RunProfile", "compare_tensor", "check_run", "diagnose", "layer_outputs", "profile", "resolve_boards"]
 
 FORMAT = "trecsim-profile/1"
 CYCLE_SOURCE = "model estimate (trecsim cycle model)"
 DEFAULT_BOARD = "stm32f469i-disco"
 DEFAULT_MODEL = "cifarnet"
 DEFAULT_MODES = ("dense", "trec", "se-trec")
+#: The plain reference dense baseline (the papers' kind of baseline): the committed dense model with the
+#: plain loop-nest conv and fc kernels (convolve_s8_ref, fully_connected_s8_ref) instead of the DSP ones.
+REFERENCE_MODE = "dense-ref"
+#: pseudo-mode -> (the committed model's mode, the kernel set of its build: trecsim.codegen.KERNELS)
+PSEUDO_MODES = {REFERENCE_MODE: ("dense", "reference")}
 DEFAULT_IMAGES = 10
 #: backend -> None when implemented, else why not and what to use instead. qemu is the cross-check (the
 #: firmware built for QEMU's MPS2 machines, outputs checked bit for bit, no cycles: QEMU counts none);
@@ -143,6 +154,8 @@ class LayerProfile:
     speedup_vs_dense: float | None = None
     model_cycles: float | None = None  # --target hw: the cycle model's estimate for the same images
     hw_vs_model: float | None = None  # --target hw: cycles (DWT on hardware) / model_cycles
+    speedup_vs_reference_dense: float | None = None  # the dense-ref run's cycles of this layer / these
+    speedup_if_phase_free: dict[str, float | None] | None = None  # TREC layers: speedup vs dense, phase free
 
 
 @dataclass
@@ -168,6 +181,8 @@ class RunProfile:
     uart: list[str] = field(default_factory=list)  # console of the first image
     model_cycles_total: float | None = None  # --target hw: the cycle model's estimate beside cycles_total
     hw_vs_model: float | None = None  # --target hw: cycles_total / model_cycles_total
+    speedup_vs_reference_dense: float | None = None  # dense-ref cycles_total / cycles_total
+    ceiling_trec_layers_free: float | None = None  # TREC runs: end-to-end speedup vs dense, TREC layers free
 
     @property
     def ok(self) -> bool:
@@ -369,14 +384,17 @@ def _load_images(cfg: ProfileConfig):
 def _specs(cfg: ProfileConfig) -> tuple[list[tuple[str, specmod.ModelSpec]], list[dict]]:
     found, skipped = [], []
     for mode in cfg.modes:
-        if mode not in specmod.MODES:
-            raise ConfigError(f"unknown mode '{mode}'", fix=f"use some of: {', '.join(specmod.MODES)}")
-        path = specmod.trained_path(cfg.model, mode)
+        if mode not in specmod.MODES and mode not in PSEUDO_MODES:
+            raise ConfigError(f"unknown mode '{mode}'", where="--modes",
+                              fix=f"use some of: {', '.join((*specmod.MODES, *PSEUDO_MODES))} ({REFERENCE_MODE}: "
+                                  "the dense model with the plain reference conv and fc kernels)")
+        model_mode = PSEUDO_MODES.get(mode, (mode,))[0]
+        path = specmod.trained_path(cfg.model, model_mode)
         if not path.is_file() and not cfg.modes_given:
-            skipped.append({"mode": mode, "reason": f"no committed model {cfg.model}-{mode} yet "
+            skipped.append({"mode": mode, "reason": f"no committed model {cfg.model}-{model_mode} yet "
                                                     f"(trecsim/spec/trained/)"})
             continue
-        found.append((mode, specmod.load_trained(cfg.model, mode)))  # SpecError lists the committed models
+        found.append((mode, specmod.load_trained(cfg.model, model_mode)))  # SpecError lists the committed ones
     if not found:
         have = sorted(p.stem for p in specmod.trained_dir().glob("*.npz"))
         raise specmod.SpecError(f"no committed model for {cfg.model} in modes {', '.join(cfg.modes)}: "
@@ -425,11 +443,13 @@ def _options(backend: str, memory_timing: bool) -> dict:
 
 def _run_mode(mode: str, spec: specmod.ModelSpec, board: boards.Board, images: np.ndarray, labels: np.ndarray,
               cfg: ProfileConfig, progress: Progress | None, opener: Callable | None = None) -> RunProfile:
-    """``opener`` replaces :func:`open_board` (``--target hw``: the board, the model beside it)."""
+    """``opener`` replaces :func:`open_board` (``--target hw``: the board, the model beside it). A pseudo-mode
+    (:data:`PSEUDO_MODES`) builds ``spec`` with its kernel set; every check is the same."""
     run = RunProfile(mode=mode)
     cycles = COUNTS_CYCLES[cfg.emulator]
+    kernels = PSEUDO_MODES.get(mode, (mode, "optimized"))[1]
     try:
-        build = build_firmware(spec, board, variant=BUILD_VARIANTS[cfg.emulator])
+        build = build_firmware(spec, board, variant=BUILD_VARIANTS[cfg.emulator], kernels=kernels)
     except (BuildError, MemoryPlanError) as exc:
         run.fits, run.error = False, str(exc)
         return run
@@ -519,6 +539,21 @@ def _identifier(name: str) -> str:
 
 
 def _speedups(bp: BoardProfile) -> None:
+    """Speedups over our dense (DSP kernels) and over the plain reference dense (dense-ref), per run and
+    per layer, and for TREC runs the per-phase "if it were free" speedups and the TREC-layers-free ceiling
+    (:func:`trecsim.report.phase_free_speedups`, :func:`trecsim.report.trec_free_ceiling`)."""
+    for base_mode, attr in (("dense", "speedup_vs_dense"), (REFERENCE_MODE, "speedup_vs_reference_dense")):
+        base_run = bp.run(base_mode)
+        if base_run is None or not base_run.fits or not base_run.cycles_total:
+            continue
+        base = {l.name: l.cycles for l in base_run.layers}
+        for r in bp.runs:
+            if not r.fits or not r.cycles_total:
+                continue
+            setattr(r, attr, base_run.cycles_total / r.cycles_total)
+            for l in r.layers:
+                if base.get(l.name) and l.cycles:
+                    setattr(l, attr, base[l.name] / l.cycles)
     dense = bp.run("dense")
     if dense is None or not dense.fits or not dense.cycles_total:
         return
@@ -526,10 +561,12 @@ def _speedups(bp: BoardProfile) -> None:
     for r in bp.runs:
         if not r.fits or not r.cycles_total:
             continue
-        r.speedup_vs_dense = dense.cycles_total / r.cycles_total
-        for l in r.layers:
-            if base.get(l.name) and l.cycles:
-                l.speedup_vs_dense = base[l.name] / l.cycles
+        trec = [l for l in r.layers if l.remaining_ratio is not None]
+        for l in trec:
+            l.speedup_if_phase_free = report.phase_free_speedups(base.get(l.name), l.cycles, l.phases)
+        if trec:
+            r.ceiling_trec_layers_free = report.trec_free_ceiling(dense.cycles_total,
+                                                                  [base.get(l.name) for l in trec])
 
 
 def profile(cfg: ProfileConfig, progress: Progress | None = None) -> list[BoardProfile]:

@@ -8,8 +8,11 @@ bit for bit with the golden model, cycles from the cycle model with data-memory 
 each model and mode it evaluates the int8 golden model on the test images for accuracy (the
 firmware is bit-exact with it, so this is the board's accuracy too). The result is one row per
 (model, board, mode): status, model cycles per inference, latency at the board's clock, speedup
-over dense, share of the TREC layers' MACs removed (firmware counters), accuracy, flash, on-chip
-SRAM peak and SDRAM.
+over our dense (DSP kernels) and over the plain reference dense (the papers' kind of baseline), the
+ceiling if every TREC layer cost nothing, share of the TREC layers' MACs removed (firmware counters),
+accuracy, flash, on-chip SRAM peak and SDRAM. Every model with a committed dense spec also gets a
+``dense-ref`` row (:data:`trecsim.profile.REFERENCE_MODE`: the same dense model with the plain
+loop-nest conv and fc kernels, checked bit for bit like every run), whatever ``--modes`` says.
 
 Writes ``OUT/benchmark.md`` (the headline table, the command and the date, then each profile's
 full Markdown report), ``OUT/benchmark.json`` (every profile document, the ``--json`` contract of
@@ -34,7 +37,8 @@ import numpy as np
 from trecsim import data, golden, report
 from trecsim import spec as specmod
 from trecsim.errors import ConfigError
-from trecsim.profile import CYCLE_SOURCE, DEFAULT_MODES, ProfileConfig, profile, resolve_boards
+from trecsim.profile import (CYCLE_SOURCE, DEFAULT_MODES, PSEUDO_MODES, REFERENCE_MODE, ProfileConfig, profile,
+                              resolve_boards)
 
 __all__ = ["BENCH_FORMAT", "BenchmarkConfig", "headline_rows", "markdown", "run_benchmark"]
 
@@ -76,8 +80,13 @@ class Benchmark:
                 "profiles": self.profiles, "ok": self.ok}
 
 
+def _model_mode(mode: str) -> str:
+    """The committed model's mode of a mode or pseudo-mode (dense-ref runs the dense model)."""
+    return PSEUDO_MODES.get(mode, (mode,))[0]
+
+
 def _committed_modes(model: str, modes: Sequence[str]) -> list[str]:
-    return [m for m in modes if specmod.trained_path(model, m).is_file()]
+    return [m for m in modes if specmod.trained_path(model, _model_mode(m)).is_file()]
 
 
 def _accuracy(model: str, mode: str, images: np.ndarray, labels: np.ndarray, source: str,
@@ -112,13 +121,17 @@ def run_benchmark(cfg: BenchmarkConfig, progress: Progress | None = None) -> Ben
         modes = _committed_modes(model, cfg.modes)
         for m in cfg.modes:
             if m not in modes:
-                bench.skipped.append({"model": model, "mode": m,
-                                      "reason": f"no committed model {model}-{m} (trecsim/spec/trained/)"})
+                bench.skipped.append({"model": model, "mode": m, "reason": f"no committed model "
+                                      f"{model}-{_model_mode(m)} (trecsim/spec/trained/)"})
         if not modes:
             continue
+        run_modes = [m for m in modes if m != REFERENCE_MODE]
+        if specmod.trained_path(model, _model_mode(REFERENCE_MODE)).is_file():
+            # the plain reference dense baseline, always: right after dense, or first
+            run_modes.insert(run_modes.index("dense") + 1 if "dense" in run_modes else 0, REFERENCE_MODE)
         bench.accuracy[model] = {m: _accuracy(model, m, split.images[:n_test], split.labels[:n_test], source,
-                                              progress) for m in modes}
-        pcfg = ProfileConfig(boards=boards_, model=model, modes=tuple(modes), modes_given=True,
+                                              progress) for m in dict.fromkeys(map(_model_mode, run_modes))}
+        pcfg = ProfileConfig(boards=boards_, model=model, modes=tuple(run_modes), modes_given=True,
                              images=cfg.images, data_dir=cfg.data_dir)
         bench.profiles += [p.to_json() for p in profile(pcfg, progress=progress)]
     if not bench.profiles:
@@ -129,23 +142,27 @@ def run_benchmark(cfg: BenchmarkConfig, progress: Progress | None = None) -> Ben
 
 # --------------------------------------------------------------------------- the headline table
 
-HEAD = ["model", "board", "mode", "status", "cycles (model)", "latency", "speedup vs dense",
-        "TREC-layer MACs removed", "int8 accuracy", "float accuracy", "flash", "SRAM peak", "SDRAM"]
+HEAD = ["model", "board", "mode", "status", "cycles (model)", "latency", f"speedup {report.BASELINE_DENSE}",
+        f"speedup {report.BASELINE_REFERENCE}", "ceiling (TREC layers free)", "TREC-layer MACs removed",
+        "int8 accuracy", "float accuracy", "flash", "SRAM peak", "SDRAM"]
 HEAD_KEYS = ["model", "board", "mode", "status", "cycles", "latency_ms", "speedup_vs_dense",
-             "trec_macs_removed", "int8_accuracy", "float_accuracy", "flash_bytes", "sram_peak_bytes",
-             "sdram_peak_bytes"]
+             "speedup_vs_reference_dense", "ceiling_trec_layers_free", "trec_macs_removed", "int8_accuracy",
+             "float_accuracy", "flash_bytes", "sram_peak_bytes", "sdram_peak_bytes"]
 
 
 def _rows_raw(bench: Benchmark) -> list[list]:
     rows = []
     for doc in bench.profiles:
         for r in doc["runs"]:
-            acc = bench.accuracy.get(doc["model"], {}).get(r["mode"], {})
+            # a pseudo-mode runs a committed model with other kernels, bit-exact: that model's accuracy
+            acc = bench.accuracy.get(doc["model"], {}).get(PSEUDO_MODES.get(r["mode"], (r["mode"],))[0], {})
             ran = r.get("fits", True) and bool(r.get("layers"))
             mem = r.get("memory") or {}
             rows.append([doc["model"], doc["board"], r["mode"], report.run_status(r),
                          r["cycles_total"] if ran else None, r["latency_ms"] if ran else None,
-                         r.get("speedup_vs_dense") if ran else None, report.macs_removed(r) if ran else None,
+                         r.get("speedup_vs_dense") if ran else None,
+                         r.get("speedup_vs_reference_dense") if ran else None,
+                         r.get("ceiling_trec_layers_free") if ran else None, report.macs_removed(r) if ran else None,
                          acc.get("int8_accuracy"), acc.get("float_accuracy"),
                          mem.get("flash_bytes"), mem.get("sram_peak_bytes"), mem.get("sdram_peak_bytes")])
     return rows
@@ -158,7 +175,7 @@ def _fmt(key: str, v) -> str:
         return f"{v / 1e6:.2f} M"
     if key == "latency_ms":
         return f"{v:.1f} ms"
-    if key == "speedup_vs_dense":
+    if key in ("speedup_vs_dense", "speedup_vs_reference_dense", "ceiling_trec_layers_free"):
         return f"{v:.2f}x"
     if key in ("trec_macs_removed", "int8_accuracy", "float_accuracy"):
         return f"{v * 100:.2f}%"
@@ -186,6 +203,13 @@ def _notes(bench: Benchmark) -> list[str]:
             "checked bit for bit against the golden model;",
             f"accuracy: int8 golden model (bit-exact with the firmware) on {', '.join(map(str, sorted(acc_n)))} "
             f"images of {src}; float accuracy as recorded in the ModelSpec at export;",
+            f"speedup {report.BASELINE_DENSE}: our dense cycles (DSP-optimized conv and fc kernels) / the row's; "
+            f"speedup {report.BASELINE_REFERENCE}: {REFERENCE_MODE} cycles / the row's, {REFERENCE_MODE} being the "
+            "same dense model with the plain loop-nest conv and fc kernels (convolve_s8_ref, fully_connected_s8_ref), "
+            "bit-exact, the kind of baseline the papers' speedups are over;",
+            f"ceiling (TREC layers free): the end-to-end speedup {report.BASELINE_DENSE} if every TREC layer cost "
+            "nothing, dense total / (dense total - the TREC layers' dense cycles); a model estimate like every "
+            "cycle figure;",
             "TREC-layer MACs removed: 1 - remaining ratio, MAC-weighted over the TREC layers, from the firmware's "
             "cluster counters; SRAM peak: on-chip static data + arena peaks + stack peak (painting)."]
 

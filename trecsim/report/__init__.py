@@ -3,9 +3,12 @@
 Every function reads the JSON documents of :mod:`trecsim.profile` (``BoardProfile.to_json()``,
 the ``--json`` contract), so a report can be redrawn from a saved file. Nothing here prints.
 
-* :func:`terminal_table` - per layer: cycles of each mode, the speedups over dense and the
-  remaining ratio; per model: end-to-end cycles, latency, speedup, memory, accuracy, and the
-  published figures beside ours (:data:`PAPER`);
+* :func:`terminal_table` - per layer: cycles of each mode, the speedups over our dense (DSP
+  kernels) and, with a ``dense-ref`` run, over the plain reference dense (the papers' kind of
+  baseline), and the remaining ratio; per TREC layer the speedup it would have if each overhead
+  phase were free and the model's ceiling if every TREC layer cost nothing
+  (:func:`explain_rows`); per model: end-to-end cycles, latency, speedups, memory, accuracy, and
+  the published figures beside ours (:data:`PAPER`);
 * :func:`markdown` - the same as a Markdown document that links the plots;
 * :func:`plots` - PNGs (matplotlib, Agg backend): per-layer cycles by mode, speedup per layer,
   memory per region by mode, phase breakdown of the TREC layers;
@@ -21,7 +24,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["PAPER", "macs_removed", "markdown", "run_status", "plots", "terminal_table", "trace", "write_all"]
+__all__ = ["BASELINE_DENSE", "BASELINE_REFERENCE", "PAPER", "REFERENCE_MODE", "explain_rows", "macs_removed",
+           "markdown", "phase_free_speedups", "run_status", "plots", "terminal_table", "trace", "trec_free_ceiling",
+           "write_all"]
 
 #: Published figures (design/TREC.md): TREC (NeurIPS 2022) and space-efficient TREC (ASPLOS 2023, IEEE TC 2024).
 PAPER = (
@@ -33,6 +38,13 @@ PAPER = (
     ("SE-TREC over plain TREC (space optimisations)", "1.23-4.98x"),
 )
 PHASE_ORDER = ("im2col", "hash", "cluster", "centroid", "centroid_gemm", "recovery", "requantize")
+#: The pseudo-mode of the plain reference dense baseline (trecsim.profile.REFERENCE_MODE).
+REFERENCE_MODE = "dense-ref"
+#: How the two baselines of every ratio are named in the headers.
+BASELINE_DENSE = "vs our dense (DSP)"
+BASELINE_REFERENCE = "vs plain reference dense (papers' kind of baseline)"
+_BASELINE_REFERENCE_SHORT = "vs plain reference dense"
+_DENSE_MODES = ("dense", REFERENCE_MODE)
 
 
 def _kib(n: int | float | None) -> str:
@@ -48,6 +60,11 @@ def _x(v: float | None) -> str:
 def _cyc(v: float | None) -> str:
     """Cycles, or "n/a" where the emulator counts none (qemu: cycles_available false, the figures null)."""
     return "n/a" if v is None else f"{v:,.0f}"
+
+
+def _mcyc(v: float) -> str:
+    """Cycles in millions (or as they are below 10,000)."""
+    return f"{v / 1e6:.2f} M" if v >= 1e4 else f"{v:,.0f}"
 
 
 def _has_cycles(doc: dict) -> bool:
@@ -92,31 +109,119 @@ def _ratio_removed(doc: dict, mode: str) -> float | None:
     return None if run is None else macs_removed(run)
 
 
+# --------------------------------------------------------------------------- what explains the result
+
+
+def phase_free_speedups(dense_cycles: float | None, layer_cycles: float | None,
+                        phases: dict[str, float] | None) -> dict[str, float | None]:
+    """For one TREC layer: phase -> its speedup over the same layer dense if that phase cost nothing,
+    ``dense_cycles / (layer_cycles - phases[phase])``; None where a figure is missing (or nothing is left)."""
+    phases = phases or {}
+    out: dict[str, float | None] = {}
+    for p in (*PHASE_ORDER, *(k for k in phases if k not in PHASE_ORDER)):
+        c = phases.get(p)
+        rest = None if layer_cycles is None or c is None else layer_cycles - c
+        out[p] = dense_cycles / rest if dense_cycles and rest is not None and rest > 0 else None
+    return out
+
+
+def trec_free_ceiling(dense_total: float | None, trec_layers_dense_cycles: Sequence[float | None]) -> float | None:
+    """The end-to-end ceiling if every TREC layer cost nothing: ``dense_total / (dense_total - the TREC
+    layers' cycles in the dense run)``; None without TREC layers or a figure."""
+    if not dense_total or not trec_layers_dense_cycles or any(c is None for c in trec_layers_dense_cycles):
+        return None
+    rest = dense_total - sum(trec_layers_dense_cycles)
+    return dense_total / rest if rest > 0 else None
+
+
+def _run_of(doc: dict, mode: str) -> dict | None:
+    return next((r for r in _ok_runs(doc) if r["mode"] == mode), None)
+
+
+def _trec_layers(run: dict) -> list[dict]:
+    return [l for l in run["layers"] if l.get("remaining_ratio") is not None]
+
+
+def explain_rows(doc: dict) -> tuple[list[str], list[list[str]], list[str]]:
+    """Per TREC layer of every TREC run: the cycles of the same layer in our dense (DSP) run and in the TREC
+    run, the speedup, and the speedup if each phase were free (that phase's cycles in parentheses); and per
+    TREC run a line with the end-to-end ceiling if every TREC layer cost nothing. Empty without a dense run
+    or without cycles (every figure a model estimate, like every cycle figure of the report)."""
+    head = ["mode", "TREC layer", "our dense (DSP) cycles", "TREC cycles", f"speedup {BASELINE_DENSE}",
+            *(f"if {p} free" for p in PHASE_ORDER)]
+    dense = _run_of(doc, "dense")
+    if dense is None or not _has_cycles(doc) or not dense.get("cycles_total"):
+        return head, [], []
+    rows, ceilings = [], []
+    for r in _ok_runs(doc):
+        trec = _trec_layers(r)
+        if not trec or not r.get("cycles_total"):
+            continue
+        base = [(_layer(dense, l["name"]) or {}).get("cycles") for l in trec]
+        for l, d in zip(trec, base):
+            free = phase_free_speedups(d, l["cycles"], l.get("phases"))
+            phases = l.get("phases") or {}
+            rows.append([r["mode"], l["name"], _cyc(d), _cyc(l["cycles"]),
+                         _x(d / l["cycles"] if d and l["cycles"] else None),
+                         *(("-" if free.get(p) is None else f"{free[p]:.2f}x ({_mcyc(phases.get(p, 0))})")
+                           for p in PHASE_ORDER)])
+        ceiling = trec_free_ceiling(dense["cycles_total"], base)
+        if ceiling is not None:
+            freed = sum(base)
+            ceilings.append(f"{r['mode']}: ceiling (TREC layers free) {ceiling:.2f}x end-to-end {BASELINE_DENSE} = "
+                            f"dense total {_cyc(dense['cycles_total'])} / (dense total - the TREC layers' "
+                            f"{_cyc(freed)} dense cycles, {freed / dense['cycles_total'] * 100:.1f}%); "
+                            f"measured {_x(r.get('speedup_vs_dense') or dense['cycles_total'] / r['cycles_total'])}")
+    return head, rows, ceilings
+
+
+_EXPLAIN_NOTE = ("if X free = the layer's speedup over the same layer in our dense (DSP) build if phase X cost "
+                 "nothing: dense layer cycles / (TREC layer cycles - X's cycles), X's cycles per inference in "
+                 "parentheses; model estimates")
+
+
 # --------------------------------------------------------------------------- terminal
 
 
 def _rows(doc: dict) -> tuple[list[str], list[list[str]]]:
     runs = _ok_runs(doc)
     modes = [r["mode"] for r in runs]
+    vs_dense = [r for r in runs if r["mode"] != "dense"]
+    vs_ref = [r for r in runs if r["mode"] != REFERENCE_MODE] if REFERENCE_MODE in modes else []
+    trec = [r for r in runs if r["mode"] not in _DENSE_MODES]
     head = ["layer", "kind", "MACs"] + [f"{m} cycles" for m in modes]
-    head += [f"{m} speedup" for m in modes if m != "dense"] + [f"{m} r_c" for m in modes if m != "dense"]
+    head += [f"{r['mode']} speedup {BASELINE_DENSE}" for r in vs_dense]
+    head += [f"{r['mode']} speedup {_BASELINE_REFERENCE_SHORT}" for r in vs_ref]
+    head += [f"{r['mode']} r_c" for r in trec]
     rows = []
     for name in _layer_names(doc):
         first = _layer(runs[0], name)
         row = [name, first["kind"], f"{first['macs']:,}" if first.get("macs") else "-"]
         row += [_cyc(_layer(r, name)["cycles"]) for r in runs]
-        row += [_x(_layer(r, name).get("speedup_vs_dense")) for r in runs if r["mode"] != "dense"]
-        for r in runs:
-            if r["mode"] == "dense":
-                continue
+        row += [_x(_layer(r, name).get("speedup_vs_dense")) for r in vs_dense]
+        row += [_x(_layer(r, name).get("speedup_vs_reference_dense")) for r in vs_ref]
+        for r in trec:
             rc = _layer(r, name).get("remaining_ratio")
             row.append("-" if rc is None else f"{rc:.3f}")
         rows.append(row)
     total = ["total", "", ""] + [_cyc(r["cycles_total"]) for r in runs]
-    total += [_x(r.get("speedup_vs_dense")) for r in runs if r["mode"] != "dense"]
-    total += ["" for r in runs if r["mode"] != "dense"]
+    total += [_x(r.get("speedup_vs_dense")) for r in vs_dense]
+    total += [_x(r.get("speedup_vs_reference_dense")) for r in vs_ref]
+    total += ["" for r in trec]
     rows.append(total)
     return head, rows
+
+
+def _rows_note(doc: dict) -> str:
+    if not _has_cycles(doc):
+        return (f"(no cycles: {doc['cycle_source']}; outputs are checked bit for bit; "
+                "r_c = remaining ratio measured on the board)")
+    ref = (f"; speedup {_BASELINE_REFERENCE_SHORT} = {REFERENCE_MODE} cycles / mode cycles, {REFERENCE_MODE} being "
+           "the same dense model with the plain loop-nest conv and fc kernels (the papers' kind of baseline)"
+           if _run_of(doc, REFERENCE_MODE) else "")
+    return ("(cycles per inference, mean over the images, model estimates; speedup "
+            f"{BASELINE_DENSE} = dense cycles / mode cycles, dense using the DSP-optimized kernels{ref}; "
+            "r_c = remaining ratio measured on the board)")
 
 
 def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -127,8 +232,9 @@ def _grid(head: list[str], rows: list[list[str]]) -> list[str]:
 
 
 def _summary_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
-    head = ["mode", "status", "images", "accuracy", "golden acc", "cycles", "latency", "speedup", "flash",
-            "SRAM peak", "stack peak", "SDRAM"]
+    ref = _run_of(doc, REFERENCE_MODE) is not None
+    head = ["mode", "status", "images", "accuracy", "golden acc", "cycles", "latency", f"speedup {BASELINE_DENSE}",
+            *([f"speedup {BASELINE_REFERENCE}"] if ref else []), "flash", "SRAM peak", "stack peak", "SDRAM"]
     rows = []
     for r in doc["runs"]:
         if not r.get("fits", True) or not r.get("layers"):
@@ -138,7 +244,8 @@ def _summary_rows(doc: dict) -> tuple[list[str], list[list[str]]]:
         rows.append([r["mode"], run_status(r), str(r["images_checked"]), f"{r['accuracy'] * 100:.1f}%",
                      f"{r['golden_accuracy'] * 100:.1f}%", _cyc(r["cycles_total"]),
                      "n/a" if r["latency_ms"] is None else f"{r['latency_ms']:.1f} ms",
-                     _x(r.get("speedup_vs_dense")), _kib(m["flash_bytes"]), _kib(m["sram_peak_bytes"]),
+                     _x(r.get("speedup_vs_dense")), *([_x(r.get("speedup_vs_reference_dense"))] if ref else []),
+                     _kib(m["flash_bytes"]), _kib(m["sram_peak_bytes"]),
                      f"{m['stack_peak_bytes']} B", _kib(m["sdram_peak_bytes"])])
     return head, rows
 
@@ -147,20 +254,32 @@ def _ours(doc: dict) -> list[tuple[str, str]]:
     """Our figures next to each published one (same order as PAPER)."""
     runs = {r["mode"]: r for r in _ok_runs(doc)}
     trec, se = runs.get("trec"), runs.get("se-trec")
+    has_ref = REFERENCE_MODE in runs
 
-    def conv_speedups(run):
-        return [l["speedup_vs_dense"] for l in run["layers"]
-                if l.get("remaining_ratio") is not None and l.get("speedup_vs_dense")] if run else []
+    def conv_speedups(run, key="speedup_vs_dense"):
+        return [l[key] for l in run["layers"] if l.get("remaining_ratio") is not None and l.get(key)] if run else []
 
-    se_conv = conv_speedups(se)
+    def both(dense: float | None, ref: float | None) -> str:
+        """A figure against each baseline there is, each saying which."""
+        if dense is None:
+            return "-"
+        text = f"{_x(dense)} {BASELINE_DENSE}"
+        return text + (f"; {_x(ref)} {_BASELINE_REFERENCE_SHORT}" if has_ref and ref is not None else "")
+
+    def run_both(run):
+        return both(run.get("speedup_vs_dense"), run.get("speedup_vs_reference_dense")) if run else "-"
+
+    se_conv, se_conv_ref = conv_speedups(se), conv_speedups(se, "speedup_vs_reference_dense")
+    mean = lambda v: sum(v) / len(v) if v else None  # noqa: E731
     removed = [v for v in (_ratio_removed(doc, "se-trec"), _ratio_removed(doc, "trec")) if v is not None]
     over = (trec["cycles_total"] / se["cycles_total"]) if trec and se and trec["cycles_total"] and se["cycles_total"] \
         else None
     return [
-        ("TREC average speedup on MCUs (NeurIPS 2022)", _x(trec.get("speedup_vs_dense")) if trec else "-"),
-        ("SE-TREC end-to-end speedup (ASPLOS 2023)", _x(se.get("speedup_vs_dense")) if se else "-"),
-        ("SE-TREC conv layers, average", _x(sum(se_conv) / len(se_conv)) if se_conv else "-"),
-        ("SE-TREC conv layers, best", _x(max(se_conv)) if se_conv else "-"),
+        ("TREC average speedup on MCUs (NeurIPS 2022)", run_both(trec)),
+        ("SE-TREC end-to-end speedup (ASPLOS 2023)", run_both(se)),
+        ("SE-TREC conv layers, average", both(mean(se_conv), mean(se_conv_ref))),
+        ("SE-TREC conv layers, best", both(max(se_conv) if se_conv else None,
+                                           max(se_conv_ref) if se_conv_ref else None)),
         ("transient redundancy removed", f"{removed[0] * 100:.2f}% (TREC layers' MACs)" if removed else "-"),
         ("SE-TREC over plain TREC (space optimisations)", _x(over) if over else
          ("plain TREC does not fit" if "trec" in {r["mode"] for r in doc["runs"]} and trec is None else "-")),
@@ -205,10 +324,13 @@ def terminal_table(docs: Sequence[dict]) -> str:
             out.append(f"  skipped {s['mode']}: {s['reason']}")
         if _ok_runs(doc):
             out += ["", *("  " + line for line in _grid(*_rows(doc)))]
-            out.append("  (cycles per inference, mean over the images; speedup = dense cycles / mode cycles; "
-                       "r_c = remaining ratio measured on the board)" if _has_cycles(doc) else
-                       f"  (no cycles: {doc['cycle_source']}; outputs are checked bit for bit; "
-                       "r_c = remaining ratio measured on the board)")
+            out.append("  " + _rows_note(doc))
+        head, rows, ceilings = explain_rows(doc)
+        if rows:
+            out += ["", "  TREC layers explained (model estimates): the speedup of each TREC layer over the same "
+                        "layer dense, and what it would be if each overhead phase were free",
+                    *("  " + line for line in _grid(head, rows)), "  (" + _EXPLAIN_NOTE + ")",
+                    *("  " + c for c in ceilings)]
         if doc.get("target") == "hw" and _calibration_rows(doc)[1]:
             out += ["", f"  calibration: {doc['cycle_source']} beside the cycle model's estimate",
                     *("  " + line for line in _grid(*_calibration_rows(doc)))]
@@ -241,7 +363,13 @@ def markdown(docs: Sequence[dict], images: Sequence[str] = (), trace_file: str |
         for s in doc.get("skipped", []):
             lines.append(f"- skipped {s['mode']}: {s['reason']}")
         if _ok_runs(doc):
-            lines += ["### Per layer", "", *_md_table(*_rows(doc)), ""]
+            lines += ["### Per layer", "", *_md_table(*_rows(doc)), "", _rows_note(doc), ""]
+        head, rows, ceilings = explain_rows(doc)
+        if rows:
+            lines += ["### TREC layers explained (model estimates)", "",
+                      "The speedup of each TREC layer over the same layer dense, and what it would be if each "
+                      "overhead phase were free.", "", *_md_table(head, rows), "", _EXPLAIN_NOTE + ".", "",
+                      *(f"- {c}" for c in ceilings), ""]
         if doc.get("target") == "hw" and _calibration_rows(doc)[1]:
             lines += ["### Measured beside the cycle model", "", f"Measured: {doc['cycle_source']}.", "",
                       *_md_table(*_calibration_rows(doc)), ""]
@@ -317,7 +445,7 @@ def plots(docs: Sequence[dict], out_dir: str | Path) -> list[Path]:
                 ax.bar(x + i * w, [_layer(r, n).get("speedup_vs_dense") or 0 for n in names], w, label=r["mode"])
             ax.axhline(1.0, color="black", linewidth=0.8)
             ax.set_xticks(x + w * (len(others) - 1) / 2, names)
-            ax.set_ylabel("speedup over dense (x)")
+            ax.set_ylabel(f"speedup {BASELINE_DENSE} (x)")
             ax.set_title(f"{doc['model']} on {doc['board']}: speedup per layer")
             ax.legend()
             save(fig, f"{tag}-speedup.png")

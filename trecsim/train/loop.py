@@ -48,7 +48,8 @@ class TrainConfig:
     seed: int = 0
     kernel_reuse_layers: int | None = None  # G; None = every TREC layer
     overrides: dict[str, tuple[int, int]] = field(default_factory=dict)  # layer -> (L, H)
-    init: str | None = None  # checkpoint to start from (weights only)
+    init: str | None = None  # checkpoint (weights only) or int8 ModelSpec (.npz, dequantized) to start from
+    freeze_bn: bool = False  # batch norm in inference mode throughout (set when init is a ModelSpec)
     train_images: int | None = None  # a prefix of the training set (quick runs, tests)
     test_images: int | None = None
 
@@ -109,6 +110,51 @@ def load_checkpoint(path: str | os.PathLike, *, model: str | None = None) -> dic
     return ckpt
 
 
+def state_from_spec(net: Net, spec) -> dict[str, torch.Tensor]:
+    """Float weights of an int8 ModelSpec for ``net`` (same model): the inverse of the export.
+
+    Each conv and fc gets its dequantized folded weights ``q * s_w`` and bias ``b * s_in * s_w``,
+    where ``s_w[c] = multiplier[c] * 2**(shift[c] - 31) * s_out / s_in`` (the requantization
+    scale the export wrote); batch norm becomes the identity (gamma 1, beta 0, mean 0, variance
+    1 - eps), to be kept in inference mode while fine-tuning (``freeze_bn``): the float net then
+    computes what the int8 model computes, up to the activations' quantization.
+    """
+    from trecsim.spec import ModelSpec  # noqa: F401 - type only; trecsim.spec is framework-free
+
+    if spec.model != net.mdef.name:
+        raise ConfigError(f"the ModelSpec is of model '{spec.model}', not '{net.mdef.name}'",
+                          fix=f"use --model {spec.model} or a ModelSpec of {net.mdef.name}")
+    state = {k: v.clone() for k, v in net.state_dict().items()}
+    for layer in spec.layers:
+        if layer.op not in ("conv", "fc"):
+            continue
+        a = layer.arrays
+        s_in = spec.tensors[layer.inputs[0]].scale
+        s_out = spec.tensors[layer.output].scale
+        real = a["multiplier"].astype(np.float64) * np.exp2(a["shift"].astype(np.float64) - 31)
+        s_w = real * s_out / s_in
+        key = layer.name.replace(".", "_")
+        if layer.op == "conv":
+            w = a["weight"].astype(np.float64) * s_w[:, None, None, None]  # (C_out, kh, kw, C_in)
+            w = w.transpose(0, 3, 1, 2)  # torch's (C_out, C_in, kh, kw)
+            prefix = f"convs.{key}."
+            if f"norms.{key}.weight" in state:
+                bn = net.norms[key]
+                state[f"norms.{key}.weight"] = torch.ones_like(bn.weight)
+                state[f"norms.{key}.bias"] = torch.zeros_like(bn.bias)
+                state[f"norms.{key}.running_mean"] = torch.zeros_like(bn.running_mean)
+                state[f"norms.{key}.running_var"] = torch.full_like(bn.running_var, 1.0 - bn.eps)
+        else:
+            w = a["weight"].astype(np.float64) * s_w[:, None]
+            prefix = f"fcs.{key}."
+        if state[prefix + "weight"].shape != w.shape:
+            raise ConfigError(f"layer {layer.name}: the ModelSpec's weights are {w.shape}, the model's "
+                              f"{tuple(state[prefix + 'weight'].shape)}", fix="use a ModelSpec of the same model")
+        state[prefix + "weight"] = torch.from_numpy(w).float()
+        state[prefix + "bias"] = torch.from_numpy(a["bias"].astype(np.float64) * s_in * s_w).float()
+    return state
+
+
 def net_from_checkpoint(ckpt: dict) -> Net:
     net = Net(model_def(ckpt["model"]), _settings_from_json(ckpt["settings"]))
     net.load_state_dict(ckpt["state_dict"])
@@ -158,6 +204,8 @@ def train(cfg: TrainConfig, out_dir: Path, *, resume: bool = False, data_dir: st
     np.random.seed(cfg.seed)
     net = Net(mdef, settings)
     state = None
+    if cfg.init and str(cfg.init).endswith(".npz"):
+        cfg.freeze_bn = True  # a ModelSpec's batch norm is folded: keep it the identity (also on --resume)
     if resume and ckpt_path.is_file():
         state = load_checkpoint(ckpt_path, model=mdef.name)
         if state["settings"] != _settings_json(settings):
@@ -165,6 +213,11 @@ def train(cfg: TrainConfig, out_dir: Path, *, resume: bool = False, data_dir: st
                               fix="resume with the same --mode/-G/--layer options or use another --out")
         net.load_state_dict(state["state_dict"])
         log(f"resuming {ckpt_path} after epoch {state['epoch']}")
+    elif cfg.init and str(cfg.init).endswith(".npz"):
+        from trecsim import spec as specmod
+
+        net.load_state_dict(state_from_spec(net, specmod.load(cfg.init)))
+        log(f"initialised from the int8 ModelSpec {cfg.init} (dequantized; batch norm frozen)")
     elif cfg.init:
         init = load_checkpoint(cfg.init, model=mdef.name)
         missing = net.load_state_dict({k: v for k, v in init["state_dict"].items()
@@ -199,6 +252,9 @@ def train(cfg: TrainConfig, out_dir: Path, *, resume: bool = False, data_dir: st
     ckpt = state or {}
     for epoch in range(start_epoch, cfg.epochs):
         net.train()
+        if cfg.freeze_bn:
+            for bn in net.norms.values():
+                bn.eval()
         order = torch.randperm(len(x_train), generator=gen)
         batches = range(steps_per_epoch)
         if progress:
