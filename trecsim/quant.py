@@ -91,6 +91,34 @@ def rounding_divide(total, count) -> np.ndarray:
     return np.where(total >= 0, magnitude, -magnitude)
 
 
+#: int16 recovery (space-efficient TREC): an accumulator term is truncated to at most 1/16 of an
+#: output step of the channel with the largest requantization scale, and never by more than 12 bits
+RECOVERY_GUARD_BITS = 4
+RECOVERY_MAX_SHIFT = 12
+
+
+def recovery_shift(multiplier, shift) -> int:
+    """rb of a layer's int16 recovery: the largest shift with 2**rb * max_c(M_c) <= 2**-4.
+
+    M_c = multiplier[c] * 2**(shift[c] - 31) is the real requantization scale of channel c, so a
+    term floor(T / 2**rb) loses less than 1/16 of the finest output step; 0 <= rb <= 12. One
+    function for the golden model and the code generator (TREC.md-style description: README,
+    "Method changes: int16 recovery").
+    """
+    m = np.asarray(multiplier, dtype=np.float64) * np.exp2(np.asarray(shift, dtype=np.float64) - 31)
+    top = float(m.max(initial=0.0))
+    if top <= 0.0:
+        return RECOVERY_MAX_SHIFT
+    rb = math.floor(-math.log2(top)) - RECOVERY_GUARD_BITS
+    return int(min(max(rb, 0), RECOVERY_MAX_SHIFT))
+
+
+def recovery_bias(bias, n_sub: int, rb: int) -> np.ndarray:
+    """int64 bias of an int16-recovery layer: bias + n_sub * (2**rb - 1) // 2, the mean of what the
+    n_sub floor truncations drop (0 where rb = 0)."""
+    return np.asarray(bias, dtype=np.int64) + ((int(n_sub) * ((1 << int(rb)) - 1)) >> 1)
+
+
 def activation_qparams(lo: float, hi: float) -> tuple[float, int]:
     """Asymmetric int8 (scale, zero_point) covering [min(lo, 0), max(hi, 0)]."""
     lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)

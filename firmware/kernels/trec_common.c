@@ -105,25 +105,36 @@ void trec_centroid_gemm(const int16_t *cents, int32_t cent_stride, int32_t n_clu
     TREC_GEMM_STEP("smlad", ", r0", ", r1", ", r2", ", r3", ", r4", ", r5", ", r6", ", r7")
 #endif
 
-void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c, int32_t *t)
+/* sat16(x >> rb): the int16 recovery's narrowing of one T value (SSAT on the core) */
+static inline int16_t trec_narrow16(int32_t x, int32_t rb)
 {
-    int32_t *t0 = t, *t1 = t + output_c;
+    int32_t v = x >> rb;
+    return (int16_t)(v > 32767 ? 32767 : (v < -32768 ? -32768 : v));
+}
+
+void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c, int32_t rb,
+                              int16_t *t16)
+{
+    const int32_t c2 = (output_c + 1) & ~(int32_t)1; /* row stride: row 1 stays word aligned */
+    int16_t *t0 = t16, *t1 = t16 + c2;
     int32_t o;
 #if TREC_NN_DSP_NATIVE
     /* whole groups of four channels straight into the two T rows: one asm loop over the groups
      * (all 14 registers hold the block; its loop state lives in the stack slots of `st`: the rows,
-     * the pairs, this group's row 0 in T, the groups left, the row stride), the two rows of four
-     * sums stored with STM; the block is trec_dot_q15i_w4_2x4's (first pair SMUAD, then SMLAD,
-     * two pairs per trip) */
+     * the pairs, this group's row 0 in T, the groups left, the row stride, rb), the eight sums
+     * narrowed to sat16(sum >> rb) (ASR by register, SSAT #16), packed in pairs (PKHBT) and each row's
+     * four stored with one STM of two words; the block is trec_dot_q15i_w4_2x4's (first pair SMUAD,
+     * then SMLAD, two pairs per trip) */
     o = output_c & ~(int32_t)3;
     if (o > 0) {
         const int16_t *w = w4;
-        int32_t st[5];
+        int32_t st[6];
         st[0] = (int32_t)(intptr_t)cents2;
         st[1] = pairs;
         st[2] = (int32_t)(intptr_t)t0;
         st[3] = output_c >> 2;
-        st[4] = output_c * (int32_t)sizeof(int32_t);
+        st[4] = c2 * (int32_t)sizeof(int16_t);
+        st[5] = rb;
         __asm__ volatile("ldr r12, %[w]\n"
                          "1:\n\t"
                          "ldr r11, %[a]\n\t"
@@ -142,12 +153,33 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
                          "subs lr, lr, #2\n\t"
                          "bne 3b\n"
                          "4:\n\t"
+                         "ldr r10, %[rb]\n\t"
+                         "asr r0, r0, r10\n\t"
+                         "asr r1, r1, r10\n\t"
+                         "asr r2, r2, r10\n\t"
+                         "asr r3, r3, r10\n\t"
+                         "asr r4, r4, r10\n\t"
+                         "asr r5, r5, r10\n\t"
+                         "asr r6, r6, r10\n\t"
+                         "asr r7, r7, r10\n\t"
+                         "ssat r0, #16, r0\n\t"
+                         "ssat r1, #16, r1\n\t"
+                         "ssat r2, #16, r2\n\t"
+                         "ssat r3, #16, r3\n\t"
+                         "ssat r4, #16, r4\n\t"
+                         "ssat r5, #16, r5\n\t"
+                         "ssat r6, #16, r6\n\t"
+                         "ssat r7, #16, r7\n\t"
+                         "pkhbt r0, r0, r1, lsl #16\n\t"
+                         "pkhbt r1, r2, r3, lsl #16\n\t"
+                         "pkhbt r4, r4, r5, lsl #16\n\t"
+                         "pkhbt r5, r6, r7, lsl #16\n\t"
                          "ldr r8, %[t0]\n\t"
                          "ldr r9, %[rs]\n\t"
-                         "stmia r8, {r0, r1, r2, r3}\n\t"
+                         "stmia r8, {r0, r1}\n\t"
                          "add r9, r8, r9\n\t"
-                         "stmia r9, {r4, r5, r6, r7}\n\t"
-                         "add r8, r8, #16\n\t"
+                         "stmia r9, {r4, r5}\n\t"
+                         "add r8, r8, #8\n\t"
                          "str r8, %[t0]\n\t"
                          "ldr r8, %[g]\n\t"
                          "subs r8, r8, #1\n\t"
@@ -155,7 +187,7 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
                          "bne 1b\n\t"
                          "str r12, %[w]"
                          : [w] "+m"(w), [t0] "+m"(st[2]), [g] "+m"(st[3])
-                         : [a] "m"(st[0]), [n] "m"(st[1]), [rs] "m"(st[4])
+                         : [a] "m"(st[0]), [n] "m"(st[1]), [rs] "m"(st[4]), [rb] "m"(st[5])
                          : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r11", "r12", "lr",
                            "cc", "memory");
         w4 = w;
@@ -163,7 +195,12 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
 #else
     /* whole groups of four channels straight into the two T rows */
     for (o = 0; o + 4 <= output_c; o += 4, w4 += 8 * pairs) {
-        trec_dot_q15i_w4_2x4(cents2, w4, pairs, t0 + o, t1 + o);
+        int32_t r0[4], r1[4], c;
+        trec_dot_q15i_w4_2x4(cents2, w4, pairs, r0, r1);
+        for (c = 0; c < 4; c++) {
+            t0[o + c] = trec_narrow16(r0[c], rb);
+            t1[o + c] = trec_narrow16(r1[c], rb);
+        }
     }
 #endif
     if (o < output_c) {
@@ -171,8 +208,8 @@ void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_
         int32_t r0[4], r1[4], c;
         trec_dot_q15i_w4_2x4(cents2, w4, pairs, r0, r1);
         for (c = 0; o + c < output_c; c++) {
-            t0[o + c] = r0[c];
-            t1[o + c] = r1[c];
+            t0[o + c] = trec_narrow16(r0[c], rb);
+            t1[o + c] = trec_narrow16(r1[c], rb);
         }
     }
 }

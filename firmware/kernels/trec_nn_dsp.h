@@ -683,14 +683,17 @@ static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int3
 #if TREC_NN_DSP_NATIVE
 /* four words of t into r4-r7 */
 #define TREC_ADD4_T "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
-/* four words of the row at operand `row` += r4-r7, the pointer stepped past them */
-#define TREC_ADD4_ROW(row)                          \
+/* four words of the row at operand `row` op= r4-r7 (op: ADD for int32 lanes, QADD16 for saturating
+ * int16 lanes), the pointer stepped past them */
+#define TREC_OP4_ROW(op, row)                       \
     "ldmia %[" row "], {r8, r9, r10, r12}\n\t"      \
-    "add r8, r8, r4\n\t"                            \
-    "add r9, r9, r5\n\t"                            \
-    "add r10, r10, r6\n\t"                          \
-    "add r12, r12, r7\n\t"                          \
+    op " r8, r8, r4\n\t"                            \
+    op " r9, r9, r5\n\t"                            \
+    op " r10, r10, r6\n\t"                          \
+    op " r12, r12, r7\n\t"                          \
     "stmia %[" row "]!, {r8, r9, r10, r12}\n\t"
+#define TREC_ADD4_ROW(row) TREC_OP4_ROW("add", row)
+#define TREC_QADD16_ROW(row) TREC_OP4_ROW("qadd16", row)
 /* n4 blocks: an odd one alone, then two per trip */
 #define TREC_ADD4_LOOP(block)                       \
     "tst %[n], #1\n\t"                              \
@@ -768,6 +771,65 @@ static inline void trec_add_s32x4_3(int32_t *acc0, int32_t *acc1, int32_t *acc2,
         acc2 += 4;
         t += 4;
     }
+#endif
+}
+
+/*
+ * int16 recovery rows: acc[i] = sat16(acc[i] + t[i]) for i < 8 * n8, n8 > 0, one to three rows
+ * sharing t, all 4-byte aligned. On the core the blocks of trec_add_s32x4 with QADD16 (8 lanes per
+ * LDM/4 QADD16/STM), elsewhere the same saturating sums in C.
+ */
+static inline int16_t trec_qadd16_lane(int16_t a, int16_t b)
+{
+    int32_t s = (int32_t)a + (int32_t)b;
+    return (int16_t)(s > 32767 ? 32767 : (s < -32768 ? -32768 : s));
+}
+#if !TREC_NN_DSP_NATIVE
+static inline void trec_qadd16_rows(int16_t *acc0, int16_t *acc1, int16_t *acc2, const int16_t *t, int32_t n8)
+{
+    int32_t i;
+    for (i = 0; i < 8 * n8; i++) {
+        acc0[i] = trec_qadd16_lane(acc0[i], t[i]);
+        if (acc1) {
+            acc1[i] = trec_qadd16_lane(acc1[i], t[i]);
+        }
+        if (acc2) {
+            acc2[i] = trec_qadd16_lane(acc2[i], t[i]);
+        }
+    }
+}
+#endif
+static inline void trec_add_q15x8(int16_t *acc, const int16_t *t, int32_t n8)
+{
+#if TREC_NN_DSP_NATIVE
+    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_QADD16_ROW("a"))
+                     : [a] "+r"(acc), [t] "+r"(t), [n] "+r"(n8)
+                     :
+                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
+#else
+    trec_qadd16_rows(acc, 0, 0, t, n8);
+#endif
+}
+static inline void trec_add_q15x8_2(int16_t *acc0, int16_t *acc1, const int16_t *t, int32_t n8)
+{
+#if TREC_NN_DSP_NATIVE
+    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_QADD16_ROW("a") TREC_QADD16_ROW("b"))
+                     : [a] "+r"(acc0), [b] "+r"(acc1), [t] "+r"(t), [n] "+r"(n8)
+                     :
+                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
+#else
+    trec_qadd16_rows(acc0, acc1, 0, t, n8);
+#endif
+}
+static inline void trec_add_q15x8_3(int16_t *acc0, int16_t *acc1, int16_t *acc2, const int16_t *t, int32_t n8)
+{
+#if TREC_NN_DSP_NATIVE
+    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_QADD16_ROW("a") TREC_QADD16_ROW("b") TREC_QADD16_ROW("c"))
+                     : [a] "+r"(acc0), [b] "+r"(acc1), [c] "+r"(acc2), [t] "+r"(t), [n] "+r"(n8)
+                     :
+                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
+#else
+    trec_qadd16_rows(acc0, acc1, acc2, t, n8);
 #endif
 }
 

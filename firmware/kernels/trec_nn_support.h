@@ -49,9 +49,11 @@ void trec_centroid_gemm(const int16_t *cents, int32_t cent_stride, int32_t n_clu
 /* The same T for two centroids whose reordered-q15 rows (pairs words each) are pair-interleaved in
  * cents2 (word l of row 0, then word l of row 1; see trec_dot_q15i_w4_2x4), against the weights in
  * the "w4" layout: channels in groups of four (zero rows past output_c), group g at
- * w4[8 * pairs * g ..]. Writes the two rows t[0 .. output_c) and t[output_c .. 2 * output_c). */
-void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c,
-                              int32_t *t);
+ * w4[8 * pairs * g ..]. Writes the two rows narrowed for int16 recovery, sat16(T >> rb) (0 <= rb
+ * <= 12), to t16[0 .. output_c) and t16[C2 .. C2 + output_c), C2 = output_c rounded up to even;
+ * t16 4-byte aligned. */
+void trec_centroid_gemm_w4_2i(const int16_t *cents2, int32_t pairs, const int16_t *w4, int32_t output_c, int32_t rb,
+                              int16_t *t16);
 
 /* Four hash bits of n2 pairs of positions: rows holds their pair-interleaved rows (2 x 2 * pairs int16
  * each, see trec_dot_q15i_w4_2x4), w4g one group of four weight rows in the w4 layout, t4 their four

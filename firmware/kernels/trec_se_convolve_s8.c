@@ -16,14 +16,15 @@
  *    counting sort (order[], with counts[] turned into each slot's first index in order[]),
  *    then the slots are taken two at a time (the 2x4 SMLAD blocking of trec_centroid_gemm_w4_2i,
  *    the pair's two centroids interleaved word by word in the first slot of the pair):
- *    their two rows T_s = cent_s . W_m are computed into a 2 x C_out scratch and added at once
- *    to the accumulator rows of their members. Every position still receives exactly one
- *    wrapping add per sub-matrix, in sub-matrix order, so acc is bit for bit what the
- *    table-then-recovery order gives.
+ *    their two rows T_s = cent_s . W_m are computed, narrowed to sat16(T_s >> rb) (int16 recovery,
+ *    README "Method changes"), into a 2 x C_out int16 scratch and added at once to the int16
+ *    accumulator rows of their members (saturating, QADD16). Every position still receives exactly
+ *    one add per sub-matrix, in sub-matrix order, so acc is bit for bit what the golden model's
+ *    sub-matrix-by-sub-matrix sums give.
  *
  * Scratch layout (each part 4-byte aligned), N positions, S = min(N, 2^H), L2 = L rounded up
  * to even:
- *   table uint16 2^H | acc int32 N x C_out | slots int32 S x L2
+ *   table uint16 2^H | acc int16 N x C_out | slots int32 S x L2
  *   | work: max(chunk int16 N x L2, order uint16 N + T int32 2 x C_out)
  *   | cluster_of uint16 N | slot_id uint16 S | counts uint16 S | wq int16 C4 x L2
  * (C4 = C_out rounded up to 4). wq holds W_m widened to q15 in the chunk's reordered order and
@@ -59,8 +60,8 @@
 
 typedef struct {
     uint16_t *table;
-    int32_t *acc, *slots, *t;
-    int16_t *chunk, *wq;
+    int32_t *slots, *t;
+    int16_t *acc, *chunk, *wq;
     uint16_t *order, *cluster_of, *slot_id, *counts;
     int32_t bytes;
 } se_layout;
@@ -78,7 +79,7 @@ static se_layout se_layout_of(void *buffer, int32_t positions, int32_t output_c,
     at += TREC_ALIGN4((int32_t)sizeof(type) * (count))
     int32_t work, chunk_bytes, rows_bytes;
     TAKE(table, uint16_t, table);
-    TAKE(acc, int32_t, positions * output_c);
+    TAKE(acc, int16_t, positions * output_c);
     TAKE(slots, int32_t, slots * l2);
     /* work area: the chunk, later order[] + the two T rows (see the layout above) */
     work = at;
@@ -285,6 +286,38 @@ SE_NOINLINE static int32_t se_cluster(uint16_t *table, uint16_t *slot_id, uint16
     return n_slots;
 }
 
+/* the int16 accumulators of the members order[i0 .. end) += tc (saturating), C_out even: three, two
+ * then one member rows per pass over 8-channel blocks of tc (each T word loaded once for all rows),
+ * the C_out % 8 tail lane by lane; C_out odd (rows not word aligned): lane by lane */
+static void se_recover16(int16_t *acc, const uint16_t *order, int32_t i, int32_t end, const int16_t *tc,
+                         int32_t output_c)
+{
+    const int32_t n8 = (output_c & 1) ? 0 : output_c >> 3;
+    const int32_t i0 = i;
+    int32_t o;
+    if (n8 > 0) {
+        for (; i + 2 < end; i += 3) {
+            trec_add_q15x8_3(acc + (int32_t)order[i] * output_c, acc + (int32_t)order[i + 1] * output_c,
+                             acc + (int32_t)order[i + 2] * output_c, tc, n8);
+        }
+        if (i + 1 < end) {
+            trec_add_q15x8_2(acc + (int32_t)order[i] * output_c, acc + (int32_t)order[i + 1] * output_c, tc, n8);
+            i += 2;
+        }
+        if (i < end) {
+            trec_add_q15x8(acc + (int32_t)order[i] * output_c, tc, n8);
+        }
+    }
+    if (8 * n8 < output_c) {
+        for (i = i0; i < end; i++) {
+            int16_t *a = acc + (int32_t)order[i] * output_c;
+            for (o = 8 * n8; o < output_c; o++) {
+                a[o] = trec_qadd16_lane(a[o], tc[o]);
+            }
+        }
+    }
+}
+
 /* one past the last index of slot s's members in order[] (counts[] holds each slot's first) */
 static int32_t se_slot_end(const se_layout *b, int32_t s, int32_t n_slots, int32_t positions)
 {
@@ -309,14 +342,15 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                             const int32_t *bias, int32_t output_offset, const int32_t *multiplier,
                             const int32_t *shift, int32_t stride, int32_t padding, int32_t act_min,
                             int32_t act_max, int32_t sub_len, int32_t hash_bits, const int32_t *thresholds,
-                            void *buffer, int8_t *output, uint16_t *clusters)
+                            int32_t recovery_shift, void *buffer, int8_t *output, uint16_t *clusters)
 {
-    int32_t output_h, output_w, positions, k, n_sub, l2, pairs, c4, m, p;
+    int32_t output_h, output_w, positions, k, n_sub, l2, pairs, c2, m, p;
+    int16_t *t16r; /* the two narrowed T rows (int16, row stride c2), in the bytes of b.t */
     int32_t t16[TREC_NN_MAX_HASH_BITS]; /* this sub-matrix's thresholds, zero-padded to the 4-bit groups */
     se_layout b;
     if (trec_check_trec_args(input_h, input_w, input_c, output_c, kernel, stride, padding, act_min, act_max,
                              sub_len, hash_bits) ||
-        hash_bits > output_c || buffer == 0) {
+        hash_bits > output_c || buffer == 0 || recovery_shift < 0 || recovery_shift > TREC_NN_MAX_RECOVERY_SHIFT) {
         return TREC_NN_ARG_ERROR;
     }
     output_h = trec_out_size(input_h, kernel, stride, padding);
@@ -326,9 +360,10 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
     n_sub = k / sub_len;
     l2 = (sub_len + 1) & ~(int32_t)1;
     pairs = l2 >> 1;
-    c4 = output_c >> 2;
+    c2 = (output_c + 1) & ~(int32_t)1;
     b = se_layout_of(buffer, positions, output_c, sub_len, hash_bits);
-    trec_acc_init(b.acc, positions, output_c, bias);
+    t16r = (int16_t *)(void *)b.t;
+    memset(b.acc, 0, sizeof(int16_t) * (size_t)positions * (size_t)output_c);
     memset(t16, 0, sizeof t16);
 
     for (m = 0; m < n_sub; m++) {
@@ -457,39 +492,14 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
             int32_t q;
             TREC_PHASE_BEGIN(TREC_PHASE_CENTROID_GEMM);
             trec_centroid_gemm_w4_2i((const int16_t *)(const void *)(b.slots + s * l2), pairs, b.wq, output_c,
-                                     b.t);
+                                     recovery_shift, t16r);
             TREC_PHASE_END(TREC_PHASE_CENTROID_GEMM);
 
             TREC_PHASE_BEGIN(TREC_PHASE_RECOVERY);
+            /* int16 recovery: the GEMM wrote both T rows narrowed (sat16(T >> rb)) */
             for (q = 0; q < pair; q++) {
-                const int32_t *tc = b.t + q * output_c;
-                const int32_t end = se_slot_end(&b, s + q, n_slots, positions);
-                int32_t i, o;
-                i = b.counts[s + q];
-                if (c4 > 0) {
-                    /* three, then two members at a time: each T word is loaded once for all rows */
-                    for (; i + 2 < end; i += 3) {
-                        trec_add_s32x4_3(b.acc + (int32_t)b.order[i] * output_c,
-                                         b.acc + (int32_t)b.order[i + 1] * output_c,
-                                         b.acc + (int32_t)b.order[i + 2] * output_c, tc, c4);
-                    }
-                    if (i + 1 < end) {
-                        trec_add_s32x4_2(b.acc + (int32_t)b.order[i] * output_c,
-                                         b.acc + (int32_t)b.order[i + 1] * output_c, tc, c4);
-                        i += 2;
-                    }
-                    if (i < end) {
-                        trec_add_s32x4(b.acc + (int32_t)b.order[i] * output_c, tc, c4);
-                    }
-                }
-                if (4 * c4 < output_c) {
-                    for (i = b.counts[s + q]; i < end; i++) {
-                        int32_t *acc = b.acc + (int32_t)b.order[i] * output_c;
-                        for (o = 4 * c4; o < output_c; o++) {
-                            acc[o] = trec_add_wrap(acc[o], tc[o]);
-                        }
-                    }
-                }
+                se_recover16(b.acc, b.order, b.counts[s + q], se_slot_end(&b, s + q, n_slots, positions),
+                             t16r + q * c2, output_c);
             }
             TREC_PHASE_END(TREC_PHASE_RECOVERY);
         }
@@ -500,7 +510,21 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
     }
 
     TREC_PHASE_BEGIN(TREC_PHASE_REQUANTIZE);
-    trec_acc_requantize(b.acc, positions, output_c, multiplier, shift, output_offset, act_min, act_max, output);
+    /* acc32 = (acc16 << rb) + bias + n_sub * (2^rb - 1) / 2 (the truncations' mean), wrapping int32 */
+    {
+        const uint32_t corr = ((uint32_t)n_sub * (((uint32_t)1 << recovery_shift) - 1u)) >> 1;
+        int32_t o;
+        for (o = 0; o < output_c; o++) {
+            const trec_requant_ch q = trec_requant_split(multiplier[o], shift[o]);
+            const uint32_t add = (bias ? (uint32_t)bias[o] : 0u) + corr;
+            const int16_t *a = b.acc + o;
+            int8_t *y = output + o;
+            for (p = 0; p < positions; p++, a += output_c, y += output_c) {
+                *y = trec_requantize_clamp_ch((int32_t)(((uint32_t)(int32_t)*a << recovery_shift) + add), q,
+                                              output_offset, act_min, act_max);
+            }
+        }
+    }
     TREC_PHASE_END(TREC_PHASE_REQUANTIZE);
     return TREC_NN_SUCCESS;
 }

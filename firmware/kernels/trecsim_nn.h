@@ -33,6 +33,8 @@ extern "C" {
 #define TREC_NN_SUCCESS 0
 #define TREC_NN_ARG_ERROR (-1)
 #define TREC_NN_MAX_HASH_BITS 16
+/* int16 recovery of trec_se_convolve_s8: T narrowed by at most this many bits (trecsim.quant) */
+#define TREC_NN_MAX_RECOVERY_SHIFT 12
 
 /* ------------------------------------------------------------------ convolution */
 
@@ -91,13 +93,16 @@ int32_t trec_convolve_s8_get_buffer_size(int32_t input_h, int32_t input_w, int32
  * and a cluster stack of min(N, 2^H) slots whose member sums (int32) are replaced in place
  * by their centroids (int16) - the two-step stack replacement. `thresholds` (int32, K / L rows of
  * H, |t| < 2^24, or 0 for all zero) centres the hash bits: bit j of sub-matrix m is
- * [v . R_m[:, j] > thresholds[m * H + j]] (TREC.md, "Centred hash bits"). */
+ * [v . R_m[:, j] > thresholds[m * H + j]] (TREC.md, "Centred hash bits"). Recovery is int16
+ * (README, "Method changes"): each T = centroid . W_m is narrowed to sat16(T >> recovery_shift) and
+ * added with saturation to an int16 accumulator per output, which is requantized as
+ * (acc16 << recovery_shift) + bias + n_sub * (2^recovery_shift - 1) / 2; 0 <= recovery_shift <= 12. */
 int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_w, int32_t input_c,
                             int32_t input_offset, const int8_t *weight, int32_t output_c, int32_t kernel,
                             const int32_t *bias, int32_t output_offset, const int32_t *multiplier,
                             const int32_t *shift, int32_t stride, int32_t padding, int32_t act_min,
                             int32_t act_max, int32_t sub_len, int32_t hash_bits, const int32_t *thresholds,
-                            void *buffer, int8_t *output, uint16_t *clusters);
+                            int32_t recovery_shift, void *buffer, int8_t *output, uint16_t *clusters);
 int32_t trec_se_convolve_s8_get_buffer_size(int32_t input_h, int32_t input_w, int32_t input_c, int32_t output_c,
                                             int32_t kernel, int32_t stride, int32_t padding, int32_t sub_len,
                                             int32_t hash_bits);

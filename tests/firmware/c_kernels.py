@@ -81,7 +81,8 @@ def convolve_s8(lib, input, input_offset, weight, bias, output_offset, multiplie
 
 
 def _trec(lib, se: bool, input, input_offset, weight, bias, output_offset, multiplier, shift, stride, padding,
-          act_min, act_max, sub_len, hash_bits, hash_matrix=None, thresholds=None, *, buffers: list | None = None):
+          act_min, act_max, sub_len, hash_bits, hash_matrix=None, thresholds=None, recovery_shift=0, *,
+          buffers: list | None = None):
     x, w, b, m, s = _conv_common(input, weight, bias, multiplier, shift)
     n, h, wd, c_in = x.shape
     c_out, k = w.shape[0], w.shape[1]
@@ -100,7 +101,8 @@ def _trec(lib, se: bool, input, input_offset, weight, bias, output_offset, multi
                 stride, padding, act_min, act_max, sub_len, hash_bits]
         if se:
             t = None if thresholds is None else np.ascontiguousarray(thresholds, dtype=np.int32)
-            rc = lib.trec_se_convolve_s8(*args, None if t is None else ptr(t), buf.ptr, o.ptr, cl.ptr)
+            rc = lib.trec_se_convolve_s8(*args, None if t is None else ptr(t), int(recovery_shift), buf.ptr, o.ptr,
+                                         cl.ptr)
         else:
             hm = np.ascontiguousarray(hash_matrix, dtype=np.int8)
             rc = lib.trec_convolve_s8(*args, ptr(hm), buf.ptr, o.ptr, cl.ptr)
@@ -119,9 +121,9 @@ def trec_convolve_s8(lib, input, input_offset, weight, bias, output_offset, mult
 
 
 def trec_se_convolve_s8(lib, input, input_offset, weight, bias, output_offset, multiplier, shift, stride,
-                        padding, act_min, act_max, sub_len, hash_bits, thresholds=None, **kw):
+                        padding, act_min, act_max, sub_len, hash_bits, thresholds=None, recovery_shift=0, **kw):
     return _trec(lib, True, input, input_offset, weight, bias, output_offset, multiplier, shift, stride, padding,
-                 act_min, act_max, sub_len, hash_bits, None, thresholds, **kw)
+                 act_min, act_max, sub_len, hash_bits, None, thresholds, recovery_shift, **kw)
 
 
 def trec_se_buffer(lib, input_shape, weight_shape, stride, padding, sub_len, hash_bits) -> Guarded:

@@ -22,6 +22,9 @@ unicorn = pytest.importorskip("unicorn")
 elffile = pytest.importorskip("elftools.elf.elffile")
 from unicorn import arm_const  # noqa: E402
 
+#: int16 recovery shift for the SE-TREC comparisons (2: narrowing, and saturation on these ranges)
+RB = 2
+
 ARM_GCC = shutil.which("arm-none-eabi-gcc")
 pytestmark = pytest.mark.skipif(ARM_GCC is None, reason="arm-none-eabi-gcc not installed")
 CPUS = {
@@ -141,8 +144,8 @@ def test_trec_convolutions_on_the_core_match_golden(board, case, data, se):
     out = np.zeros(_out_shape(case), np.int8)
     clusters = np.zeros(k // sub_len, np.uint16)
     if se:
-        rc = board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, 0, buf, out, clusters)
-        expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
+        rc = board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, 0, RB, buf, out, clusters)
+        expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB)
     else:
         hm = np.random.default_rng(1).integers(-128, 128, (sub_len, hash_bits), dtype=np.int8)
         rc = board.call("trec_convolve_s8", *_conv_args(case), sub_len, hash_bits, hm, buf, out, clusters)
@@ -215,15 +218,15 @@ def test_se_trec_hot_paths_on_the_core_match_golden(board, shape):
     buf = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)  # poisoned scratch
     out = np.zeros(_out_shape(case), np.int8)
     clusters = np.zeros(k // sub_len, np.uint16)
-    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, 0, buf, out, clusters) == 0
-    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
+    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, 0, RB, buf, out, clusters) == 0
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB)
     np.testing.assert_array_equal(clusters, expected_clusters[0])
     np.testing.assert_array_equal(out, expected[0])
     # centred hash bits: thresholds around the middle of the projections (tests that each bit and the
     # lone last position use its own threshold)
     t = np.random.default_rng(sum(shape)).integers(-3000, 3000, (k // sub_len, hash_bits), dtype=np.int32)
-    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, t, buf, out, clusters) == 0
-    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits,
+    assert board.call("trec_se_convolve_s8", *_conv_args(case), sub_len, hash_bits, t, RB, buf, out, clusters) == 0
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB,
                                                              thresholds=t)
     np.testing.assert_array_equal(clusters, expected_clusters[0])
     np.testing.assert_array_equal(out, expected[0])

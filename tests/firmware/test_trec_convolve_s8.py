@@ -16,6 +16,9 @@ from fw_strategies import SETTINGS, conv_case, divisors
 from trecsim import golden
 from trecsim.firmware import hostlib
 
+#: int16 recovery shift for the SE-TREC comparisons (2: narrowing, and saturation on these ranges)
+RB = 2
+
 HERE = Path(__file__).resolve().parent
 PHASES = ["im2col", "hash", "cluster", "centroid", "centroid_gemm", "recovery", "requantize"]
 
@@ -53,8 +56,8 @@ def test_space_efficient_trec_matches_golden(lib, case, data, l_kind, h_kind):
     c_out, k = w.shape[0], w.shape[1] * w.shape[2] * w.shape[3]
     sub_len = _sub_len(data, k, l_kind)
     hash_bits = {"one": 1, "max": min(c_out, 16)}.get(h_kind) or data.draw(st.integers(1, min(c_out, 16)))
-    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
-    out, clusters = ck.trec_se_convolve_s8(lib, **case, sub_len=sub_len, hash_bits=hash_bits)
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB)
+    out, clusters = ck.trec_se_convolve_s8(lib, **case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB)
     np.testing.assert_array_equal(clusters, expected_clusters)
     np.testing.assert_array_equal(out, expected)
 
@@ -68,9 +71,10 @@ def test_space_efficient_trec_with_centred_hash_bits_matches_golden(lib, case, d
     hash_bits = data.draw(st.integers(1, min(c_out, 16)))
     seed = data.draw(st.integers(0, 2**32 - 1))
     t = np.random.default_rng(seed).integers(-4000, 4000, (k // sub_len, hash_bits), dtype=np.int32)
-    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits,
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB,
                                                              thresholds=t)
-    out, clusters = ck.trec_se_convolve_s8(lib, **case, sub_len=sub_len, hash_bits=hash_bits, thresholds=t)
+    out, clusters = ck.trec_se_convolve_s8(lib, **case, sub_len=sub_len, hash_bits=hash_bits, thresholds=t,
+                                           recovery_shift=RB)
     np.testing.assert_array_equal(clusters, expected_clusters)
     np.testing.assert_array_equal(out, expected)
 
@@ -84,8 +88,8 @@ def test_equal_inputs_form_one_cluster(lib, se):
                 multiplier=np.full(6, 1 << 30, np.int32), shift=np.full(6, -6, np.int32), stride=1, padding=0,
                 act_min=-128, act_max=127, sub_len=12, hash_bits=5)
     if se:
-        out, clusters = ck.trec_se_convolve_s8(lib, **args)
-        expected, _ = golden.trec_se_convolve_s8(**args)
+        out, clusters = ck.trec_se_convolve_s8(lib, **args, recovery_shift=RB)
+        expected, _ = golden.trec_se_convolve_s8(**args, recovery_shift=RB)
     else:
         hm = r.integers(-128, 128, (12, 5), dtype=np.int8)
         out, clusters = ck.trec_convolve_s8(lib, **args, hash_matrix=hm)
@@ -107,8 +111,8 @@ def test_wide_layer_with_many_clusters(lib):
     args = dict(input=x, input_offset=3, weight=w, bias=r.integers(-9999, 9999, 40).astype(np.int32),
                 output_offset=-4, multiplier=m, shift=s, stride=1, padding=0, act_min=-20, act_max=127,
                 sub_len=10, hash_bits=10)
-    out, clusters = ck.trec_se_convolve_s8(lib, **args)
-    expected, expected_clusters = golden.trec_se_convolve_s8(**args)
+    out, clusters = ck.trec_se_convolve_s8(lib, **args, recovery_shift=RB)
+    expected, expected_clusters = golden.trec_se_convolve_s8(**args, recovery_shift=RB)
     np.testing.assert_array_equal(clusters, expected_clusters)
     np.testing.assert_array_equal(out, expected)
     hm = r.integers(-128, 128, (10, 10), dtype=np.int8)
@@ -158,8 +162,9 @@ def test_se_table_is_never_cleared_and_poison_is_harmless(stats_lib, case, data,
         ck.trec_se_convolve_s8(stats_lib, **other, sub_len=sub_len, hash_bits=hash_bits, buffers=[buf])
     stats = _stats(stats_lib)
     stats.table_writes = stats.table_clears = 0
-    out, clusters = ck.trec_se_convolve_s8(stats_lib, **case, sub_len=sub_len, hash_bits=hash_bits, buffers=[buf])
-    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits)
+    out, clusters = ck.trec_se_convolve_s8(stats_lib, **case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB,
+                                           buffers=[buf])
+    expected, expected_clusters = golden.trec_se_convolve_s8(**case, sub_len=sub_len, hash_bits=hash_bits, recovery_shift=RB)
     np.testing.assert_array_equal(clusters, expected_clusters)
     np.testing.assert_array_equal(out, expected)
     assert stats.table_clears == 0
@@ -188,10 +193,10 @@ def test_se_scratch_is_bounded_by_min_positions_and_table(lib):
     # from H = 4 to H = 12 the table grows by 2 * (4096 - 16) bytes; slots (<= N = 1024) by
     # (1024 - 16) * (sums 10 * 4 + slot_id 2 + count 2), and nothing else
     assert n_large_h - n_small_h == 2 * (4096 - 16) + (1024 - 16) * (10 * 4 + 4)
-    for bits in (4, 12):  # doubling C_out adds N x 16 int32 of acc, whatever S is (T rows share the chunk's bytes),
-        # and 16 more widened weight rows of L2 = 10 int16 (wq)
+    for bits in (4, 12):  # doubling C_out adds N x 16 int16 of acc (int16 recovery), whatever S is (T rows share
+        # the chunk's bytes), and 16 more widened weight rows of L2 = 10 int16 (wq)
         wide = lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 32, 3, 1, 1, 9, bits)
-        assert wide - lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, bits) == 1024 * 16 * 4 + 16 * 10 * 2
+        assert wide - lib.trec_se_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, bits) == 1024 * 16 * 2 + 16 * 10 * 2
     plain = lib.trec_convolve_s8_get_buffer_size(32, 32, 3, 16, 3, 1, 1, 9, 12)
     assert plain > n_large_h  # the straightforward version holds the whole N x K im2col
 
@@ -250,7 +255,7 @@ def test_configuration_errors_are_refused(lib):
 
     def se(sub_len, hash_bits):
         return lib.trec_se_convolve_s8(x.ctypes.data, 5, 5, 3, 0, w.ctypes.data, 4, 3, None, 0, zeros.ctypes.data,
-                                       zeros.ctypes.data, 1, 0, -128, 127, sub_len, hash_bits, None,
+                                       zeros.ctypes.data, 1, 0, -128, 127, sub_len, hash_bits, None, 0,
                                        buf.ctypes.data, out.ctypes.data, None)
 
     def plain(sub_len, hash_bits):

@@ -84,9 +84,11 @@ def se_hash_matrices(weight, sub_len: int, hash_bits: int) -> list[list[list[int
 
 
 def trec(x, input_offset, weight, bias, output_offset, multiplier, shift, stride, pad, act_min, act_max,
-         sub_len, hash_bits, hash_per_sub, thresholds=None):
+         sub_len, hash_bits, hash_per_sub, thresholds=None, recovery_shift=None):
     """TREC as TREC.md states it, with an explicit hash matrix (L x H) per sub-matrix and, for
-    centred hash bits, thresholds[m][j] (else 0).
+    centred hash bits, thresholds[m][j] (else 0). With ``recovery_shift`` rb, int16 recovery:
+    acc16 = sat16(acc16 + sat16(floor(T / 2**rb))) per term, in sub-matrix order, and the output is
+    finish(wrap32((acc16 << rb) + bias + n_sub * (2**rb - 1) // 2)).
 
     Returns (output, clusters (N, M)).
     """
@@ -100,7 +102,7 @@ def trec(x, input_offset, weight, bias, output_offset, multiplier, shift, stride
     clusters = np.zeros((n_img, m_count), dtype=np.int32)
     for n in range(n_img):
         patches = [patch(x, n, oh, ow, k, stride, pad, input_offset) for oh in range(ho) for ow in range(wo)]
-        acc = [[int(bias[c]) for c in range(c_out)] for _ in patches]
+        acc = [[int(bias[c]) if recovery_shift is None else 0 for c in range(c_out)] for _ in patches]
         for m in range(m_count):
             r = hash_per_sub[m]
             subs = [p[m * sub_len:(m + 1) * sub_len] for p in patches]
@@ -118,7 +120,13 @@ def trec(x, input_offset, weight, bias, output_offset, multiplier, shift, stride
                 for c in range(c_out):
                     t = sum(centroid[l] * wmat[c][m * sub_len + l] for l in range(sub_len))
                     for p in members:
-                        acc[p][c] += t
+                        if recovery_shift is None:
+                            acc[p][c] += t
+                        else:
+                            acc[p][c] = max(-32768, min(32767, acc[p][c] + max(-32768, min(32767, t >> recovery_shift))))
+        if recovery_shift is not None:
+            corr = (m_count * ((1 << recovery_shift) - 1)) >> 1
+            acc = [[wrap32((a << recovery_shift) + int(bias[c]) + corr) for c, a in enumerate(row)] for row in acc]
         for pos in range(len(patches)):
             oh, ow = divmod(pos, wo)
             for c in range(c_out):

@@ -216,6 +216,29 @@ def test_trec_se_convolve_s8_with_centred_hash_bits_follows_the_definition(case,
     np.testing.assert_array_equal(got, want)
 
 
+@given(case=trec_case(kernel_reuse=True), rb=st.integers(0, 12), seed=st.integers(0, 2**32 - 1))
+@SETTINGS
+def test_int16_recovery_follows_its_definition(case, rb, seed):
+    case, sub_len, hash_bits, _ = case
+    m_count = case["weight"][0].size // sub_len
+    t = rng_of(seed).integers(-2000, 2000, (m_count, hash_bits), dtype=np.int32)
+    got, clusters = trec_se_convolve_s8(*conv_args(case), sub_len, hash_bits, t, rb)
+    want, want_clusters = ref.trec(*conv_args(case), sub_len, hash_bits,
+                                   ref.se_hash_matrices(case["weight"], sub_len, hash_bits), t, rb)
+    np.testing.assert_array_equal(clusters, want_clusters)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_recovery_shift_follows_the_requantization_scale():
+    m, s = quant.quantize_multiplier(2.0 ** -9.5)  # finest output step: 2**9.5 accumulator units
+    assert quant.recovery_shift([m, m // 2], [s, s]) == 9 - quant.RECOVERY_GUARD_BITS
+    big = quant.quantize_multiplier(0.75)
+    assert quant.recovery_shift([big[0]], [big[1]]) == 0
+    tiny = quant.quantize_multiplier(2.0 ** -30)
+    assert quant.recovery_shift([tiny[0]], [tiny[1]]) == quant.RECOVERY_MAX_SHIFT
+    assert list(quant.recovery_bias([10, -3], 7, 4)) == [10 + 52, -3 + 52]
+
+
 def test_zero_thresholds_are_the_sign_hash_and_bad_thresholds_are_refused():
     r = rng_of(5)
     x = r.integers(-128, 128, (2, 6, 6, 4), dtype=np.int8)

@@ -89,7 +89,8 @@ def by_hand(spec: ModelSpec, imgs: np.ndarray) -> tuple[dict[str, np.ndarray], d
     x = (imgs.astype(np.int16) - 128).astype(np.int8)
     c1, k1 = trec_convolve_s8(*conv_args("conv1", x, "c1", True), 9, 4, L["conv1"].arrays["hash"])
     p1 = max_pool_s8(c1, 2, 2, -128, 127)
-    b1, k2 = trec_se_convolve_s8(*conv_args("conv2", p1, "b1", True), 6, 3)
+    rb = quant.recovery_shift(L["conv2"].arrays["multiplier"], L["conv2"].arrays["shift"])  # int16 recovery
+    b1, k2 = trec_se_convolve_s8(*conv_args("conv2", p1, "b1", True), 6, 3, None, rb)
     b2 = convolve_s8(*conv_args("conv3", p1, "b2", False))
     cat = concat_s8([b1, b2])
     a = L["add"].attrs

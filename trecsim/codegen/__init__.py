@@ -176,8 +176,9 @@ def _layers(spec: ModelSpec, plan: MemoryPlan) -> tuple[list[LayerContext], list
                 v.update(sub_len=a["sub_len"], hash_bits=a["hash_bits"])
                 if layer.mode == "trec":
                     v.update(hash=syms["hash"])
-                else:  # centred hash bits: the thresholds array, or a null pointer (all 0)
-                    v.update(thresholds=syms.get("thresholds", "0"))
+                else:  # centred hash bits: the thresholds array, or a null pointer (all 0); int16 recovery
+                    v.update(thresholds=syms.get("thresholds", "0"),
+                             recovery_shift=quant.recovery_shift(layer.arrays["multiplier"], layer.arrays["shift"]))
         elif layer.op == "fc":
             v.update(in_size=in_t[0].size, out_size=out_t.size)
         elif layer.op == "maxpool":

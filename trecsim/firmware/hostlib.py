@@ -53,7 +53,7 @@ _PROTOTYPES: dict[str, str] = {
     "convolve_s8_ref": "p" + "iiii" + "p" + "ii" + "p" + "i" + "pp" + "iiii" + "p",
     "trec_convolve_s8": "p" + "iiii" + "p" + "ii" + "p" + "i" + "pp" + "iiii" + "ii" + "p" + "ppp",
     "trec_convolve_s8_get_buffer_size": "iiiiiiiii",
-    "trec_se_convolve_s8": "p" + "iiii" + "p" + "ii" + "p" + "i" + "pp" + "iiii" + "ii" + "pppp",
+    "trec_se_convolve_s8": "p" + "iiii" + "p" + "ii" + "p" + "i" + "pp" + "iiii" + "ii" + "p" + "i" + "ppp",
     "trec_se_convolve_s8_get_buffer_size": "iiiiiiiii",
     "fully_connected_s8": "p" + "ii" + "p" + "i" + "p" + "i" + "pp" + "ii" + "pp",
     "fully_connected_s8_get_buffer_size": "i",

@@ -232,7 +232,7 @@ def convolve_s8(input, input_offset, weight, bias, output_offset, multiplier, sh
 
 
 def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_matrix: np.ndarray | None,
-          thresholds: np.ndarray | None = None):
+          thresholds: np.ndarray | None = None, recovery_shift: int | None = None):
     """TREC convolution; ``hash_matrix`` (L, H) for plain TREC, None for kernel reuse.
 
     ``thresholds`` int32 (M, H) centres the hash bits (TREC.md, "Centred hash bits"): bit j of
@@ -249,6 +249,11 @@ def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_ma
     4. every sub-vector replaced by its centroid and one dense GEMM with the weights:
        the integer sum over m of ``centroid . W_m`` is exactly the board's per-cluster
        GEMM followed by recovery, so acc, requantization and clamping match bit for bit.
+
+    With ``recovery_shift`` rb (int16 recovery, space-efficient TREC): each T = centroid . W_m is
+    narrowed to ``sat16(floor(T / 2**rb))`` and added with int16 saturation, sub-matrix after
+    sub-matrix, to an accumulator that starts at 0; the layer's output is then the requantization
+    of ``(acc16 << rb) + bias + n_sub * (2**rb - 1) // 2`` (quant.recovery_bias).
     """
     sub_len, hash_bits = int(sub_len), int(hash_bits)
     if sub_len < 1 or g.k % sub_len:
@@ -327,9 +332,24 @@ def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_ma
         centroids = quant.rounding_divide(sums, counts[:, None]).astype(np.float32)
         # 4. every sub-vector replaced by its centroid, then one GEMM: sum over m of
         #    centroid . W_m is exactly what the per-cluster GEMM plus recovery computes.
-        replaced = centroids[cluster_of_row].reshape(n * p, g.k)
-        acc = _exact_matmul(replaced, w_t, 255, g.w_max)
-        out[start:stop] = g.finish(acc, output_offset).reshape(n, g.h_out, g.w_out, g.c_out)
+        if recovery_shift is None:
+            replaced = centroids[cluster_of_row].reshape(n * p, g.k)
+            acc = _exact_matmul(replaced, w_t, 255, g.w_max)
+            out[start:stop] = g.finish(acc, output_offset).reshape(n, g.h_out, g.w_out, g.c_out)
+            continue
+        # int16 recovery, in sub-matrix order (the saturating sums depend on it)
+        rb = int(recovery_shift)
+        cluster_of = cluster_of_row.reshape(n * p, m_count)
+        acc16 = np.zeros((n * p, g.c_out), dtype=np.int32)
+        for mi in range(m_count):
+            w_m = w_t[mi * length:(mi + 1) * length]  # (L, C_out)
+            t = _exact_matmul(centroids[cluster_of[:, mi]], w_m, 255, g.w_max).astype(np.int64)
+            t16 = np.clip(t >> rb, -32768, 32767)
+            acc16 = np.clip(acc16 + t16, -32768, 32767).astype(np.int32)
+        acc = acc16.astype(np.int64) << rb
+        bias = quant.recovery_bias(g.bias, m_count, rb)
+        out[start:stop] = _requantize_rows(acc, bias, g.multiplier, g.shift, int(output_offset), g.act_min,
+                                           g.act_max).reshape(n, g.h_out, g.w_out, g.c_out)
     return out, clusters
 
 
@@ -345,14 +365,19 @@ def trec_convolve_s8(input, input_offset, weight, bias, output_offset, multiplie
 
 
 def trec_se_convolve_s8(input, input_offset, weight, bias, output_offset, multiplier, shift, stride, padding,
-                        act_min, act_max, sub_len, hash_bits, thresholds=None) -> tuple[np.ndarray, np.ndarray]:
+                        act_min, act_max, sub_len, hash_bits, thresholds=None,
+                        recovery_shift=None) -> tuple[np.ndarray, np.ndarray]:
     """Space-efficient TREC (kernel reuse): sub-matrix m hashes with R_m = W_m[:, :H].
 
     ``thresholds`` int32 (M, H) or None: bit j of sub-matrix m is ``[v . R_m[:, j] > t[m, j]]``
-    (centred hash bits; None = 0, the sign hash). Same returns as :func:`trec_convolve_s8`.
+    (centred hash bits; None = 0, the sign hash). ``recovery_shift`` rb (0..12): int16 recovery
+    (see :func:`_trec`; the firmware always uses it, with rb = quant.recovery_shift of the layer);
+    None: int32 recovery, the textbook computation. Same returns as :func:`trec_convolve_s8`.
     """
     g = _ConvGeometry(input, input_offset, weight, bias, multiplier, shift, stride, padding, act_min, act_max)
-    return _trec(g, output_offset, sub_len, hash_bits, None, thresholds)
+    if recovery_shift is not None and not 0 <= int(recovery_shift) <= quant.RECOVERY_MAX_SHIFT:
+        raise ValueError(f"recovery shift {recovery_shift} out of range 0..{quant.RECOVERY_MAX_SHIFT}")
+    return _trec(g, output_offset, sub_len, hash_bits, None, thresholds, recovery_shift)
 
 
 #: centred hash thresholds are kept below 2**24 in magnitude: exact in float32, and far above any

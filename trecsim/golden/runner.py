@@ -76,7 +76,8 @@ def run_layer(spec: ModelSpec, layer: LayerSpec, inputs: list[np.ndarray]) -> tu
         if mode == "trec":
             return k.trec_convolve_s8(*common, a["sub_len"], a["hash_bits"], arr["hash"])
         if mode == "se-trec":
-            return k.trec_se_convolve_s8(*common, a["sub_len"], a["hash_bits"], arr.get("thresholds"))
+            return k.trec_se_convolve_s8(*common, a["sub_len"], a["hash_bits"], arr.get("thresholds"),
+                                         quant.recovery_shift(arr["multiplier"], arr["shift"]))
         raise SpecError(f"unknown conv mode {mode!r}", where=f"layer {layer.name}", fix="re-export the model")
     if layer.op == "fc":
         x = inputs[0].reshape(inputs[0].shape[0], -1)  # (h, w, c) order

@@ -47,7 +47,7 @@ def trec_convolve_s8_get_buffer_size(input_h: int, input_w: int, input_c: int, o
 
 def trec_se_convolve_s8_get_buffer_size(input_h: int, input_w: int, input_c: int, output_c: int, kernel: int,
                                         stride: int, padding: int, sub_len: int, hash_bits: int) -> int:
-    """table 2^H uint16 | acc N x C_out int32 | slots S x L2 int32 |
+    """table 2^H uint16 | acc N x C_out int16 (int16 recovery) | slots S x L2 int32 |
     work max(chunk N x L2 int16, order N uint16 + T 2 x C_out int32) |
     cluster_of N uint16 | slot_id S uint16 | counts S uint16 | wq C4 x L2 int16 (C4: C_out rounded up to 4)."""
     del input_c
@@ -58,7 +58,7 @@ def trec_se_convolve_s8_get_buffer_size(input_h: int, input_w: int, input_c: int
     slots, l2 = min(n, table), (sub_len + 1) & ~1
     work = max(_align4(2 * n * l2), _align4(2 * n) + _align4(4 * 2 * output_c))
     wq = 2 * ((output_c + 3) & ~3) * l2
-    parts = (2 * table, 4 * n * output_c, 4 * slots * l2, work, 2 * n, 2 * slots, 2 * slots, wq)
+    parts = (2 * table, 2 * n * output_c, 4 * slots * l2, work, 2 * n, 2 * slots, 2 * slots, wq)
     return sum(_align4(p) for p in parts)
 
 
