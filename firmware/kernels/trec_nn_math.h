@@ -67,6 +67,42 @@ static inline int32_t trec_rounding_divide(int32_t sum, int32_t count)
     return sum >= 0 ? (sum + half) / count : -((-sum + half) / count);
 }
 
+/*
+ * trec_rounding_divide by one count for many sums, by a reciprocal: magnitude =
+ * floor((|s| + count / 2) * r / 2^32) with r = floor((2^32 - 1) / count) + 1 (one UDIV per count,
+ * then UMULL per sum). Exact whenever x * count < 2^32 for x = |s| + count / 2: with e = r * count
+ * - 2^32 in [1, count], x * r / 2^32 = x / count + x * e / (count * 2^32) and the second term stays
+ * below 1 / count, which the fraction of x / count never exceeds 1 - 1 / count by. Centroid sums
+ * are |s| <= 255 * count with count <= N positions, so x * count < 256 N^2 < 2^32 for N < 4096
+ * (TREC_MEAN_MAX_POSITIONS); larger layers and count = 1 (whose r needs 33 bits) divide or copy.
+ */
+#define TREC_MEAN_MAX_POSITIONS 4095
+typedef struct {
+    uint32_t r, half;
+    int32_t count, exact;
+} trec_mean_t;
+
+static inline trec_mean_t trec_mean_of(int32_t count, int32_t positions)
+{
+    trec_mean_t d;
+    d.count = count;
+    d.half = (uint32_t)(count / 2);
+    d.exact = count > 1 && positions <= TREC_MEAN_MAX_POSITIONS;
+    d.r = d.exact ? 0xFFFFFFFFu / (uint32_t)count + 1u : 0u;
+    return d;
+}
+
+static inline int32_t trec_mean(int32_t sum, trec_mean_t d)
+{
+    uint32_t a, q;
+    if (!d.exact) {
+        return d.count == 1 ? sum : trec_rounding_divide(sum, d.count);
+    }
+    a = (uint32_t)(sum < 0 ? -sum : sum) + d.half;
+    q = (uint32_t)(((uint64_t)a * d.r) >> 32);
+    return sum < 0 ? -(int32_t)q : (int32_t)q;
+}
+
 /* requantize + output offset + clamp to [act_min, act_max] -> int8. */
 static inline int8_t trec_requantize_clamp(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
                                            int32_t act_min, int32_t act_max)

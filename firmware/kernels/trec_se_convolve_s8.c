@@ -468,6 +468,8 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
             const uint8_t *slot1 = (const uint8_t *)(b.slots + (s + 1) * l2);
             const int32_t count0 = se_slot_end(&b, s, n_slots, positions) - b.counts[s];
             const int32_t count1 = s + 1 < n_slots ? se_slot_end(&b, s + 1, n_slots, positions) - b.counts[s + 1] : 0;
+            const trec_mean_t d0 = trec_mean_of(count0 > 0 ? count0 : 1, positions);
+            const trec_mean_t d1 = trec_mean_of(count1 > 0 ? count1 : 1, positions);
             for (l = 0; l < pairs; l++) {
                 int32_t sums[4] = {0, 0, 0, 0};
                 int16_t cent[4];
@@ -475,10 +477,10 @@ int32_t trec_se_convolve_s8(const int8_t *input, int32_t input_h, int32_t input_
                 if (count1 > 0) {
                     memcpy(sums + 2, slot1 + 8 * l, 2 * sizeof(int32_t));
                 }
-                cent[0] = (int16_t)trec_rounding_divide(sums[0], count0);
-                cent[1] = (int16_t)trec_rounding_divide(sums[1], count0);
-                cent[2] = count1 > 0 ? (int16_t)trec_rounding_divide(sums[2], count1) : 0;
-                cent[3] = count1 > 0 ? (int16_t)trec_rounding_divide(sums[3], count1) : 0;
+                cent[0] = (int16_t)trec_mean(sums[0], d0);
+                cent[1] = (int16_t)trec_mean(sums[1], d0);
+                cent[2] = (int16_t)trec_mean(sums[2], d1); /* a missing partner's sums are 0: mean 0 */
+                cent[3] = (int16_t)trec_mean(sums[3], d1);
                 memcpy(slot0 + 8 * l, cent, sizeof cent);
             }
         }

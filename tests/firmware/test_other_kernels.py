@@ -133,3 +133,15 @@ def test_requantize_matches_golden(lib, rows, channels, seed, data, magnitude, o
     m, s = data.draw(requant_params(channels))
     np.testing.assert_array_equal(ck.requantize_s8(lib, acc, m, s, out_offset, *act),
                                   golden.requantize_s8(acc, m, s, out_offset, *act))
+
+
+def test_reciprocal_centroid_means_are_exact_for_every_count_up_to_4095():
+    """trec_mean (trec_nn_math.h): floor(x * r / 2^32) == floor(x / c), r = floor((2^32 - 1) / c) + 1,
+    for every count 2 <= c <= 4095 and the largest x a centroid sum can give (|s| <= 255 c, x = |s| + c // 2),
+    plus the c values below each multiple of c near the top, where the fraction of x / c is largest."""
+    for c in range(2, 4096):
+        r = np.uint64(0xFFFFFFFF // c + 1)
+        top = 255 * c + c // 2
+        x = np.unique(np.concatenate([np.arange(max(0, top - 2 * c), top + 1), (np.arange(1, 256) * c - 1)]))
+        x = x[(x >= 0) & (x <= top)].astype(np.uint64)
+        np.testing.assert_array_equal((x * r) >> np.uint64(32), x // np.uint64(c))
