@@ -436,7 +436,7 @@ def cmd_benchmark(args: argparse.Namespace, out: TextIO) -> int:
     cfg = benchmark.BenchmarkConfig(models=split(args.models), boards=(args.board,), modes=split(args.modes),
                                     images=_parse_images(args.images), data_dir=args.data,
                                     test_images=_parse_images(args.test_images),
-                                    command=benchmark.command_line())
+                                    command=benchmark.command_line(), jobs=args.jobs)
     bars = _Bars(enabled=not args.quiet)
     try:
         bench = benchmark.run_benchmark(cfg, progress=bars)
@@ -696,6 +696,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-images", metavar="N", default="all",
                    help="images for the golden model's accuracy (default all: 10,000 with --data)")
     p.add_argument("--out", metavar="DIR", default="build/benchmark", help="report folder (default build/benchmark)")
+    p.add_argument("--jobs", type=int, default=None, metavar="J",
+                   help="worker processes for the independent (model, board) profiles and (model, mode) accuracies "
+                        "(default: every core; 1: one process, with progress bars)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument("--data", metavar="DIR", help="CIFAR-10 test set for the runs and the accuracy (default: the "
                    "bundled sample of 300 images)")

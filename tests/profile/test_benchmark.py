@@ -22,9 +22,19 @@ needs_models = pytest.mark.skipif(not HAVE, reason="needs the committed cifarnet
 @needs_models
 def test_benchmark_rows_say_status_cycles_speedup_and_accuracy(tmp_path):
     cfg = benchmark.BenchmarkConfig(models=("cifarnet",), boards=("stm32f469i-disco",), modes=("dense", "se-trec"),
-                                    images=1, test_images=30, command="python -m trecsim benchmark (test)")
+                                    images=1, test_images=30, command="python -m trecsim benchmark (test)", jobs=1)
     bench = benchmark.run_benchmark(cfg)
     assert bench.ok
+    # the same jobs on a local process pool give the same document (but for the date and whether each
+    # firmware came from the build cache: the serial run above built them)
+    pooled = benchmark.run_benchmark(benchmark.BenchmarkConfig(**{**cfg.__dict__, "jobs": 2}))
+
+    def strip(doc):
+        if isinstance(doc, dict):
+            return {k: strip(v) for k, v in doc.items() if k not in ("date", "build_cached")}
+        return [strip(v) for v in doc] if isinstance(doc, list) else doc
+
+    assert strip(pooled.to_json()) == strip(bench.to_json())
     head, rows = benchmark.headline_rows(bench)
     # the plain reference dense baseline is always run, right after dense
     assert [r[:4] for r in rows] == [["cifarnet", "stm32f469i-disco", "dense", "bit-exact"],
@@ -86,3 +96,9 @@ def test_cli_prints_the_headline_table_and_writes_the_files(tmp_path):
     assert rc == 0, text
     assert "all runs bit-exact" in text and "cifarnet  stm32f469i-disco  dense" in text
     assert (tmp_path / "benchmark.md").is_file() and (tmp_path / "benchmark.json").is_file()
+
+
+def test_a_pool_of_no_processes_is_refused():
+    from trecsim.errors import ConfigError
+    with pytest.raises(ConfigError, match="--jobs 0"):
+        benchmark.run_benchmark(benchmark.BenchmarkConfig(models=("cifarnet",), jobs=0))

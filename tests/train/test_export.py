@@ -115,3 +115,24 @@ def test_centred_thresholds_export_to_the_int8_projection_domain(tmp_path):
     zeroed = specmod.from_json(spec.to_json(), {f"{l.name}/{k}": (np.zeros_like(a) if k == "thresholds" else a)
                                                 for l in spec.layers for k, a in l.arrays.items()})
     assert golden.run(zeroed, test).clusters["conv2"].sum() != got.sum()  # the thresholds do something
+
+
+def test_a_modelspec_dequantizes_back_into_the_float_model():
+    """train --init SPEC.npz: state_from_spec is the inverse of the export (up to int8 rounding), with
+    batch norm as the identity."""
+    from trecsim.errors import ConfigError
+    from trecsim.train.loop import state_from_spec
+    ckpt, net = _checkpoint("cifarnet", "dense", seed=7)
+    spec = export(ckpt, _smooth_images(64, 1), command="test")
+    back = models.build("cifarnet", "dense")
+    back.load_state_dict(state_from_spec(back, spec))
+    net.eval()
+    back.eval()
+    x = to_input(torch.from_numpy(_smooth_images(8, 3)))
+    with torch.no_grad():
+        want, got = net(x), back(x)
+    assert float((got - want).abs().max()) <= 0.05 * float(want.abs().max())
+    for key, bn in back.norms.items():
+        assert torch.all(bn.weight == 1) and torch.all(bn.running_mean == 0)
+    with pytest.raises(ConfigError, match="not 'zfnet'"):
+        state_from_spec(models.build("zfnet", "dense"), spec)

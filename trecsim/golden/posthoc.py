@@ -99,3 +99,58 @@ def apply_se_trec(spec: ModelSpec, settings: dict[str, SeTrecSetting], calibrati
 
 
 __all__ = ["SeTrecSetting", "apply_se_trec", "hash_projections", "median_thresholds"]
+
+
+def _parse_setting(text: str) -> tuple[str, SeTrecSetting]:
+    """'conv2=64,7,centred' or 'conv2=64,7' -> (layer, setting)."""
+    try:
+        name, rest = text.split("=", 1)
+        parts = rest.split(",")
+        if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "centred"):
+            raise ValueError(text)
+        return name, SeTrecSetting(int(parts[0]), int(parts[1]), len(parts) == 3)
+    except ValueError:
+        raise SpecError(f"--layer '{text}' is not NAME=L,H or NAME=L,H,centred",
+                        fix="write e.g. --layer conv2=64,7,centred") from None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Post-hoc sweep: accuracy and remaining ratio of committed dense models with chosen layers as
+    space-efficient TREC, from the bit-exact golden model (no training). Each ``--config`` is one
+    comma-free group of ``--layer``-style settings separated by '+'."""
+    import argparse
+
+    from trecsim.data import load_split
+    from trecsim.errors import TrecsimError
+    from trecsim.golden.runner import run
+    from trecsim.spec import load_trained
+
+    p = argparse.ArgumentParser(prog="python -m trecsim.golden.posthoc", description=main.__doc__)
+    p.add_argument("--model", required=True)
+    p.add_argument("--config", action="append", required=True, metavar="NAME=L,H[,centred][+NAME=L,H...]")
+    p.add_argument("--images", type=int, default=2000, help="first N test images")
+    p.add_argument("--calibration", type=int, default=300, help="training images for the thresholds")
+    p.add_argument("--data", default=None)
+    args = p.parse_args(argv)
+    try:
+        dense = load_trained(args.model, "dense")
+        test = load_split("test", args.data)
+        cal = load_split("train", args.data).images[:args.calibration]
+        x, y = test.images[:args.images], test.labels[:args.images]
+        base = run(dense, x).accuracy(y)
+        print(f"{args.model} dense int8: {base * 100:.2f}% on {len(y)} test images")
+        for config in args.config:
+            settings = dict(_parse_setting(t) for t in config.split("+"))
+            result = run(apply_se_trec(dense, settings, cal), x)
+            ratios = {k: v for k, v in result.remaining_ratio().items() if v is not None}
+            acc = result.accuracy(y)
+            print(f"{config:<40} {acc * 100:6.2f}% ({(acc - base) * 100:+.2f})  "
+                  + "  ".join(f"{k} r={v:.3f}" for k, v in ratios.items()), flush=True)
+    except TrecsimError as exc:
+        print(f"error: {exc}")
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

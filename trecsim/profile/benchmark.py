@@ -57,6 +57,7 @@ class BenchmarkConfig:
     data_dir: str | None = None  # None: the bundled sample for both the emulator runs and accuracy
     test_images: int | None = None  # golden-model accuracy images (None: every image of the source)
     command: str = ""
+    jobs: int | None = None  # worker processes (None: every core); 1 runs everything in this process
 
 
 @dataclass
@@ -105,8 +106,38 @@ def _accuracy(model: str, mode: str, images: np.ndarray, labels: np.ndarray, sou
             "trec_layers": sum(1 for r in ratios.values() if r is not None)}
 
 
+def _profile_job(model: str, board: str, modes: tuple[str, ...], images: int | None,
+                 data_dir: str | None) -> list[dict]:
+    """One (model, board) profile, in a worker process: its JSON documents."""
+    pcfg = ProfileConfig(boards=(board,), model=model, modes=modes, modes_given=True, images=images,
+                         data_dir=data_dir)
+    return [p.to_json() for p in profile(pcfg)]
+
+
+def _accuracy_job(model: str, mode: str, data_dir: str | None, n_test: int) -> dict:
+    """One (model, mode) golden accuracy, in a worker process (it loads the images itself)."""
+    split, source = (data.load_sample(), "bundled sample") if data_dir is None else (
+        data.load_split("test", data_dir), "CIFAR-10 test set")
+    return _accuracy(model, mode, split.images[:n_test], split.labels[:n_test], source, None)
+
+
+def _jobs(cfg: BenchmarkConfig) -> int:
+    jobs = (os.cpu_count() or 1) if cfg.jobs is None else cfg.jobs
+    if jobs < 1:
+        raise ConfigError(f"--jobs {jobs} is not a number of processes", where="--jobs", fix="use --jobs 1 or more")
+    return jobs
+
+
 def run_benchmark(cfg: BenchmarkConfig, progress: Progress | None = None) -> Benchmark:
-    """Profiles every committed (model, mode) on every board of ``cfg.boards`` and evaluates accuracy."""
+    """Profiles every committed (model, mode) on every board of ``cfg.boards`` and evaluates accuracy.
+
+    The (model, board) profiles and (model, mode) accuracies are independent jobs: with ``cfg.jobs``
+    above 1 they run in a local process pool (results are gathered in the serial order, so the output
+    does not depend on the pool), with 1 in this process with ``progress``.
+    """
+    jobs = _jobs(cfg)
+    if jobs > 1:
+        return _run_pool(cfg, jobs)
     for m in cfg.models:
         if m not in MODELS:
             raise ConfigError(f"unknown model '{m}'", where="--models", fix=f"use some of: {', '.join(MODELS)}")
@@ -134,6 +165,50 @@ def run_benchmark(cfg: BenchmarkConfig, progress: Progress | None = None) -> Ben
         pcfg = ProfileConfig(boards=boards_, model=model, modes=tuple(run_modes), modes_given=True,
                              images=cfg.images, data_dir=cfg.data_dir)
         bench.profiles += [p.to_json() for p in profile(pcfg, progress=progress)]
+    if not bench.profiles:
+        raise ConfigError("no committed model to benchmark", where=str(specmod.trained_dir()),
+                          fix="train and export a model first (trecsim/spec/trained/README.md)")
+    return bench
+
+
+def _plan(cfg: BenchmarkConfig, bench: Benchmark) -> list[tuple[str, list[str]]]:
+    """(model, the modes to run) for every model with a committed spec; records the skipped modes."""
+    plan = []
+    for model in cfg.models:
+        if model not in MODELS:
+            raise ConfigError(f"unknown model '{model}'", where="--models", fix=f"use some of: {', '.join(MODELS)}")
+        modes = _committed_modes(model, cfg.modes)
+        for m in cfg.modes:
+            if m not in modes:
+                bench.skipped.append({"model": model, "mode": m, "reason": f"no committed model "
+                                      f"{model}-{_model_mode(m)} (trecsim/spec/trained/)"})
+        if not modes:
+            continue
+        run_modes = [m for m in modes if m != REFERENCE_MODE]
+        if specmod.trained_path(model, _model_mode(REFERENCE_MODE)).is_file():
+            run_modes.insert(run_modes.index("dense") + 1 if "dense" in run_modes else 0, REFERENCE_MODE)
+        plan.append((model, run_modes))
+    return plan
+
+
+def _run_pool(cfg: BenchmarkConfig, jobs: int) -> Benchmark:
+    """run_benchmark on a local process pool of ``jobs`` workers (the same jobs, the same order of results)."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    boards_ = tuple(b for name in cfg.boards for b in resolve_boards(name))
+    bench = Benchmark(cfg, _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
+    n_total = len((data.load_sample() if cfg.data_dir is None else data.load_split("test", cfg.data_dir)).labels)
+    n_test = n_total if cfg.test_images is None else min(cfg.test_images, n_total)
+    plan = _plan(cfg, bench)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        acc = {(model, mm): pool.submit(_accuracy_job, model, mm, cfg.data_dir, n_test)
+               for model, run_modes in plan for mm in dict.fromkeys(map(_model_mode, run_modes))}
+        prof = {(model, board): pool.submit(_profile_job, model, board, tuple(run_modes), cfg.images, cfg.data_dir)
+                for model, run_modes in plan for board in boards_}
+        for model, run_modes in plan:
+            bench.accuracy[model] = {mm: acc[(model, mm)].result() for mm in dict.fromkeys(map(_model_mode, run_modes))}
+            for board in boards_:
+                bench.profiles += prof[(model, board)].result()
     if not bench.profiles:
         raise ConfigError("no committed model to benchmark", where=str(specmod.trained_dir()),
                           fix="train and export a model first (trecsim/spec/trained/README.md)")
