@@ -12,6 +12,16 @@ Dense CifarNet Fits Both Boards With A Small Stack Peak
     Run Image    0
     Stack Peak Should Be Below    4 KB
 
+Space-Efficient TREC CifarNet Needs No More SRAM Than Dense, Within 5 Percent, On Both Boards
+    FOR    ${board}    IN    stm32f469i-disco    nucleo-f746zg
+        Load Board And Model    ${board}    cifarnet    dense
+        Run Image    0
+        Remember SRAM Peak As    dense
+        Load Board And Model    ${board}    cifarnet    se-trec
+        Run Image    0
+        SRAM Peak Should Be Within Percent Of    5    dense
+    END
+
 Plain TREC CifarNet Does Not Fit The NUCLEO-F746ZG, Which Has No SDRAM
     Load Board And Model    nucleo-f746zg    cifarnet    trec
     Model Should Not Fit    conv2    scratch    bytes over    se-trec

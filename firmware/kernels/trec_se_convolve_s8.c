@@ -43,6 +43,46 @@
  * hooks accumulate (trec_rt_profile.h adds each END's elapsed cycles to the phase slot), so the
  * two phases still total their own work: ceil(S_m / 2) begin/end pairs each per sub-matrix.
  * The counting sort belongs to the cluster phase.
+ *
+ * Per-phase floors (README "Where SE-TREC's cycles go", 2026-12-04, model cycles, CifarNet
+ * conv2: N = 100, C = C_out = 64, K = 1600; n = K / L sub-matrices, S = r * N clusters per
+ * sub-matrix, P = L2 / 2, q = ceil(L / 4), lambda = flash lines per W_m row). A floor is the
+ * fewest instructions at their best model timing: M4 ALU/DSP/UMULL 1, every LDR 1 (pipelined),
+ * STR 1, LDM/STM 1 + N in 4-register blocks, UDIV 7, loops unrolled; M7 2 a cycle with one
+ * load/store and one MAC, LDM/STM alone at 2 registers a cycle, branches predicted; SMLAD
+ * blocks 2 x 4 (8 SMLAD + 6 LDR: 14 cycles M4, 8 M7).
+ *   phase          M4 floor                              M7 floor
+ *   im2col         n N (2P + q)                          n N (P + q)
+ *   hash           n N H (1.75P + 3) + n C (2P + q)      n N H (P + 1.5) + n C (P + q)
+ *                    + 5 n C lambda (ART refills)          + 7 K C / 32 (L1 fills once)
+ *   cluster        n (N (8P + 21) - 2.5 P S + 4S)        n (N (3P + 17) - P S + 2S)
+ *   centroid       n S (8L + 12)                         n S (4L + 10)
+ *   centroid_gemm  n S C (1.75P + 3)                     n S C (P + 1.5)
+ *   recovery       n (N (1.75C + 4) + 0.625 S C)         n (N (0.75C + 2) + 0.25 S C)
+ *   requantize     23 N C                                12 N C
+ * Floor / measured, thousands of cycles (measured / floor); A: committed model, L = 10, H = 8,
+ * n = 160, S = 21.58; B: build/ph4, L = 32, H = 7 centred, n = 50, S = 35.79:
+ *   phase          A M4               A M7               B M4               B M7
+ *   im2col          208/2417 (11.6x)   128/1560 (12.2x)   200/ 817 (4.1x)    120/ 411 (3.4x)
+ *   hash           1714/3263 (1.9x)    936/2105 (2.2x)   1261/2379 (1.9x)    712/1324 (1.9x)
+ *   cluster         947/1735 (1.8x)    502/1198 (2.4x)    681/1033 (1.5x)    300/ 565 (1.9x)
+ *   centroid        318/ 957 (3.0x)    173/ 486 (2.8x)    480/1300 (2.7x)    247/ 583 (2.4x)
+ *   centroid_gemm  2597/4319 (1.7x)   1437/2805 (2.0x)   3550/5321 (1.5x)   2004/3108 (1.6x)
+ *   recovery       1994/2744 (1.4x)    855/1264 (1.5x)    652/ 936 (1.4x)    279/ 438 (1.6x)
+ *   requantize      147/ 286 (1.9x)     77/ 150 (2.0x)    147/ 286 (1.9x)     77/ 150 (2.0x)
+ *   all            7925/15721 (2.0x)  4107/9567 (2.3x)   6970/12074 (1.7x)  3738/6578 (1.8x)
+ * None is within 20 %. Why, in short (the README has the numbers): im2col pays ~100 cycles of
+ * stack reloads, chunk_row/step and tail handling per position, and A's tap-straddling chunks
+ * take the generic path; hash and centroid_gemm run 18 (M4) / 10.5 (M7) cycles per 2 x 4 step
+ * for 14 / 8 (one weight register; loads at a step head share the M7's one load/store pipe),
+ * plus block epilogues with their loop state in stack slots, the M7's mispredicted 2-trip loops
+ * for P = 5, and se_pack_w4's per-row set-up; cluster reloads its pointers per position and
+ * sums in 2-word LDM/STM blocks; centroid goes through the memcpy arrays on the stack (~28
+ * cycles per element for 8); recovery pays ~29 cycles per member of set-up and an LDM after
+ * each STM; requantize reloads 7 values from the stack per output. What would close most of it:
+ * the pair loops unrolled for the layer's P with immediate offsets (model: 16 cycles a step on
+ * the M4, 8 on the M7), the im2col, centroid and requantize loops in noinline helpers with their
+ * state in registers, and int16 cluster sums while N * 255 < 2^15.
  */
 #include <string.h>
 

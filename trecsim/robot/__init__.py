@@ -82,6 +82,7 @@ class TrecsimKeywords:
     def __init__(self) -> None:
         self._board: boards.Board | None = None
         self._last: CommandResult | None = None
+        self._sram_marks: dict[str, int] = {}
         self._workdirs: list[Path] = []
         self._spec = None  # trecsim.spec.ModelSpec
         self._build = None  # trecsim.firmware.build.BuildResult
@@ -579,6 +580,33 @@ class TrecsimKeywords:
         if peak >= _parse_size(size):
             raise Failure(f"the stack peaked at {peak} bytes, not below {size}")
         logger.info(f"stack peak {peak} of {r.memory.stack_reserved} reserved bytes")
+        return peak
+
+    def _sram_peak(self) -> int:
+        """On-chip RAM in use at the peak of the last run: every on-chip region's static data, arena and
+        stack high-water marks (the profile's sram_peak_bytes)."""
+        r = self._last_run()
+        return sum(reg.peak for reg in r.memory.regions if reg.kind not in ("flash", "sdram"))
+
+    @keyword("Remember SRAM Peak As")
+    def remember_sram_peak_as(self, name: str) -> int:
+        """Keeps the last run's on-chip SRAM peak under ``name`` for `SRAM Peak Should Be Within Percent Of`."""
+        peak = self._sram_peak()
+        self._sram_marks[name] = peak
+        logger.info(f"SRAM peak {peak} bytes remembered as {name!r}")
+        return peak
+
+    @keyword("SRAM Peak Should Be Within Percent Of")
+    def sram_peak_should_be_within_percent_of(self, percent: str, name: str) -> int:
+        """The last run's on-chip SRAM peak is at most the one remembered as ``name`` plus ``percent``."""
+        if name not in self._sram_marks:
+            raise Failure(f"no SRAM peak remembered as {name!r}: use `Remember SRAM Peak As` first")
+        peak, ref = self._sram_peak(), self._sram_marks[name]
+        limit = ref * (1 + float(percent) / 100)
+        if peak > limit:
+            raise Failure(f"the SRAM peak is {peak} bytes, {100 * (peak / ref - 1):+.1f}% against {name}'s {ref} "
+                          f"(allowed: +{percent}%)")
+        logger.info(f"SRAM peak {peak} bytes, {100 * (peak / ref - 1):+.1f}% against {name}'s {ref}")
         return peak
 
     @keyword("Firmware Fault Should Be Reported")
