@@ -340,12 +340,21 @@ def _trec(g: _ConvGeometry, output_offset, sub_len: int, hash_bits: int, hash_ma
         # int16 recovery, in sub-matrix order (the saturating sums depend on it)
         rb = int(recovery_shift)
         cluster_of = cluster_of_row.reshape(n * p, m_count)
-        acc16 = np.zeros((n * p, g.c_out), dtype=np.int32)
+        # T once per cluster (as the board does), narrowed: t16[c] = sat16(floor(centroid_c . W_m / 2^rb))
+        m_of_cluster = np.empty(n_clusters, dtype=np.int64)
+        m_of_cluster[cluster_of_row] = np.arange(cluster_of_row.size, dtype=np.int64) % m_count
+        by_m = np.argsort(m_of_cluster, kind="stable")
+        starts = np.searchsorted(m_of_cluster[by_m], np.arange(m_count + 1))
+        t16 = np.empty((n_clusters, g.c_out), dtype=np.int32)
         for mi in range(m_count):
+            idx = by_m[starts[mi]:starts[mi + 1]]
             w_m = w_t[mi * length:(mi + 1) * length]  # (L, C_out)
-            t = _exact_matmul(centroids[cluster_of[:, mi]], w_m, 255, g.w_max).astype(np.int64)
-            t16 = np.clip(t >> rb, -32768, 32767)
-            acc16 = np.clip(acc16 + t16, -32768, 32767).astype(np.int32)
+            t = _exact_matmul(centroids[idx], w_m, 255, g.w_max).astype(np.int64)
+            t16[idx] = np.clip(t >> rb, -32768, 32767)
+        acc16 = np.zeros((n * p, g.c_out), dtype=np.int32)
+        for mi in range(m_count):  # saturating int16 sums, sub-matrix after sub-matrix
+            acc16 += t16[cluster_of[:, mi]]
+            np.clip(acc16, -32768, 32767, out=acc16)
         acc = acc16.astype(np.int64) << rb
         bias = quant.recovery_bias(g.bias, m_count, rb)
         out[start:stop] = _requantize_rows(acc, bias, g.multiplier, g.shift, int(output_offset), g.act_min,
