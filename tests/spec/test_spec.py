@@ -96,6 +96,23 @@ def test_plain_trec_needs_its_hash_matrix():
         S.validate(spec)
 
 
+def test_centred_thresholds_are_checked_for_mode_dtype_shape_and_range(tmp_path):
+    spec = small_spec("se-trec")  # K = 27, L = 9: M = 3 sub-matrices, H = 4
+    spec.layers[0].arrays["thresholds"] = np.arange(12, dtype=np.int32).reshape(3, 4)
+    loaded = S.load(spec.save(tmp_path / "c.npz"))
+    np.testing.assert_array_equal(loaded.layers[0].arrays["thresholds"], spec.layers[0].arrays["thresholds"])
+    for bad, what in ((np.zeros((3, 5), np.int32), r"int32 \(3, 5\), expected int32 \(3, 4\)"),
+                      (np.zeros((3, 4), np.float32), "float32"),
+                      (np.full((3, 4), 1 << 24, np.int32), "beyond the limit")):
+        spec.layers[0].arrays["thresholds"] = bad
+        with pytest.raises(S.SpecError, match=what):
+            S.validate(spec)
+    plain = small_spec("trec")
+    plain.layers[0].arrays["thresholds"] = np.zeros((3, 4), np.int32)
+    with pytest.raises(S.SpecError, match="se-trec layers only"):
+        S.validate(plain)
+
+
 def test_unreadable_and_foreign_files(tmp_path):
     junk = tmp_path / "junk.npz"
     junk.write_bytes(b"not a zip")
