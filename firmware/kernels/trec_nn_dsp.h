@@ -77,6 +77,14 @@ static inline int32_t trec_pkhtb16(int32_t a, int32_t b)
     return r;
 }
 
+/* lanewise a - b, 16-bit wrapping lanes */
+static inline int32_t trec_usub16(int32_t a, int32_t b)
+{
+    int32_t r;
+    __asm__("usub16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(b) : "cc");
+    return r;
+}
+
 #else /* portable models of the same instructions */
 
 static inline int32_t trec_lo16(int32_t x) { return (int16_t)(uint16_t)((uint32_t)x & 0xFFFFu); }
@@ -104,6 +112,10 @@ static inline int32_t trec_sxtab16(int32_t a, int32_t x)
 static inline int32_t trec_sxtab16_ror8(int32_t a, int32_t x) { return trec_sxtab16(a, (int32_t)((uint32_t)x >> 8)); }
 static inline int32_t trec_pkhbt16(int32_t a, int32_t b) { return trec_pack16(trec_lo16(a), trec_lo16(b)); }
 static inline int32_t trec_pkhtb16(int32_t a, int32_t b) { return trec_pack16(trec_hi16(b), trec_hi16(a)); }
+static inline int32_t trec_usub16(int32_t a, int32_t b)
+{
+    return trec_pack16(trec_lo16(a) - trec_lo16(b), trec_hi16(a) - trec_hi16(b));
+}
 
 #endif
 
@@ -908,6 +920,100 @@ static inline void trec_sum_q15i_add(int32_t *sum, const int16_t *v, int32_t pai
 }
 
 static inline void trec_sum_q15i_set(int32_t *sum, const int16_t *v, int32_t pairs)
+{
+    while (pairs-- > 0) {
+        sum[0] = v[0];
+        sum[1] = v[1];
+        sum += 2;
+        v += 4;
+    }
+}
+#endif
+
+/*
+ * int16 cluster sums (layers of at most 128 positions: |sum| <= 256 * 128), over the same
+ * pair-interleaved chunk rows (word l of v at v + 4l int16) into contiguous int16 sums (word l at
+ * sum + 2l), pairs > 0 words, sum 4-byte aligned:
+ *   trec_sum16_q15i_add: sum[i] += v'[i] (16-bit wrapping lanes, SADD16), trec_sum16_q15i_set: sum[i] = v'[i].
+ * On the core four words per block: four LDR of v (a stride of 8 bytes), LDM of the four sum words,
+ * four SADD16, STM (set: the four LDR straight into the STM's registers); the last pairs % 4 words
+ * one at a time; elsewhere the same in C.
+ */
+#if TREC_NN_DSP_NATIVE
+static inline void trec_sum16_q15i_add(int16_t *sum, const int16_t *v, int32_t pairs)
+{
+    int32_t x0, x1, x2, x3;
+    __asm__ volatile("subs %[n], %[n], #4\n\t"
+                     "blt 2f\n"
+                     "1:\n\t"
+                     "ldr %[x0], [%[v]]\n\t"
+                     "ldr %[x1], [%[v], #8]\n\t"
+                     "ldr %[x2], [%[v], #16]\n\t"
+                     "ldr %[x3], [%[v], #24]\n\t"
+                     "ldmia %[s], {r4, r5, r6, r7}\n\t"
+                     "sadd16 r4, r4, %[x0]\n\t"
+                     "sadd16 r5, r5, %[x1]\n\t"
+                     "sadd16 r6, r6, %[x2]\n\t"
+                     "sadd16 r7, r7, %[x3]\n\t"
+                     "stmia %[s]!, {r4, r5, r6, r7}\n\t"
+                     "adds %[v], %[v], #32\n\t"
+                     "subs %[n], %[n], #4\n\t"
+                     "bge 1b\n"
+                     "2:\n\t"
+                     "adds %[n], %[n], #4\n\t"
+                     "beq 4f\n"
+                     "3:\n\t"
+                     "ldr %[x0], [%[v]], #8\n\t"
+                     "ldr r4, [%[s]]\n\t"
+                     "sadd16 r4, r4, %[x0]\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "str r4, [%[s]], #4\n\t"
+                     "bne 3b\n"
+                     "4:"
+                     : [s] "+r"(sum), [v] "+r"(v), [n] "+r"(pairs), [x0] "=&r"(x0), [x1] "=&r"(x1), [x2] "=&r"(x2),
+                       [x3] "=&r"(x3)
+                     :
+                     : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+
+static inline void trec_sum16_q15i_set(int16_t *sum, const int16_t *v, int32_t pairs)
+{
+    __asm__ volatile("subs %[n], %[n], #4\n\t"
+                     "blt 2f\n"
+                     "1:\n\t"
+                     "ldr r4, [%[v]]\n\t"
+                     "ldr r5, [%[v], #8]\n\t"
+                     "ldr r6, [%[v], #16]\n\t"
+                     "ldr r7, [%[v], #24]\n\t"
+                     "stmia %[s]!, {r4, r5, r6, r7}\n\t"
+                     "adds %[v], %[v], #32\n\t"
+                     "subs %[n], %[n], #4\n\t"
+                     "bge 1b\n"
+                     "2:\n\t"
+                     "adds %[n], %[n], #4\n\t"
+                     "beq 4f\n"
+                     "3:\n\t"
+                     "ldr r4, [%[v]], #8\n\t"
+                     "subs %[n], %[n], #1\n\t"
+                     "str r4, [%[s]], #4\n\t"
+                     "bne 3b\n"
+                     "4:"
+                     : [s] "+r"(sum), [v] "+r"(v), [n] "+r"(pairs)
+                     :
+                     : "r4", "r5", "r6", "r7", "cc", "memory");
+}
+#else
+static inline void trec_sum16_q15i_add(int16_t *sum, const int16_t *v, int32_t pairs)
+{
+    while (pairs-- > 0) {
+        sum[0] = (int16_t)(uint16_t)((uint32_t)(uint16_t)sum[0] + (uint32_t)(uint16_t)v[0]);
+        sum[1] = (int16_t)(uint16_t)((uint32_t)(uint16_t)sum[1] + (uint32_t)(uint16_t)v[1]);
+        sum += 2;
+        v += 4;
+    }
+}
+
+static inline void trec_sum16_q15i_set(int16_t *sum, const int16_t *v, int32_t pairs)
 {
     while (pairs-- > 0) {
         sum[0] = v[0];

@@ -103,6 +103,41 @@ static inline int32_t trec_mean(int32_t sum, trec_mean_t d)
     return sum < 0 ? -(int32_t)q : (int32_t)q;
 }
 
+/*
+ * trec_rounding_divide for the hot loops without |s| or a sign restore, by a doubled, biased
+ * reciprocal. For count c >= 1 and an integer s,
+ *   rounding_divide(s, c) = floor((2s + c + [s >> 31]) / (2c))          ([s >> 31] = -1 for s < 0)
+ * (s >= 0: floor((s + c/2) / c) = floor((s + floor(c/2)) / c), as no multiple of c lies in
+ * (n, n + 1/2]; s < 0: -floor((-s + floor(c/2)) / c) = floor((s - floor(c/2) + c - 1) / c), which
+ * is floor((s + (c - 1) / 2) / c) by the same argument for even c and term for term for odd c).
+ * Adding 2Bc (B = TREC_MEAN_BIAS) makes the numerator x = 2s + (s >> 31) + k, k = (2B + 1) c,
+ * non-negative for s >= -256c, and the quotient is then mean + B = floor(x * r / 2^32) with
+ * r = floor((2^32 - 1) / (2c)) + 1 (UMULL's high word), exact while x * 2c < 2^32 (trec_mean's
+ * argument with the divisor 2c): x <= 1023c for |s| <= 256c, so for 2046 c^2 < 2^32, i.e.
+ * c <= 1448 (TREC_MEAN_BIASED_MAX_POSITIONS). The caller subtracts B (USUB16 of a packed pair).
+ * r = k = 0 gives B - B = 0 - B for any s (no slot).
+ */
+#define TREC_MEAN_BIAS 256
+#define TREC_MEAN_BIASED_MAX_POSITIONS 1448
+typedef struct {
+    uint32_t r, k;
+} trec_mean_biased_t;
+
+static inline trec_mean_biased_t trec_mean_biased_of(int32_t count)
+{
+    trec_mean_biased_t d;
+    d.r = count > 1 ? 0xFFFFFFFFu / (2u * (uint32_t)count) + 1u : 0x80000000u;
+    d.k = (2u * TREC_MEAN_BIAS + 1u) * (uint32_t)count;
+    return d;
+}
+
+/* mean + TREC_MEAN_BIAS (see above) */
+static inline uint32_t trec_mean_biased(int32_t sum, trec_mean_biased_t d)
+{
+    const uint32_t x = d.k + ((uint32_t)sum << 1) + (uint32_t)(sum >> 31);
+    return (uint32_t)(((uint64_t)x * d.r) >> 32);
+}
+
 /* requantize + output offset + clamp to [act_min, act_max] -> int8. */
 static inline int8_t trec_requantize_clamp(int32_t acc, int32_t multiplier, int32_t shift, int32_t output_offset,
                                            int32_t act_min, int32_t act_max)

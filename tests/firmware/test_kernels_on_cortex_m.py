@@ -202,18 +202,29 @@ def test_hot_paths_on_the_core_match_golden(board, shape):
 
 
 @pytest.mark.parametrize("shape", [
-    # (hw, c_in, c_out, kernel, sub_len, hash_bits): one-tap chunks of 16 and 24 channels, chunks over
-    # several taps (L = 18 of 12 channels), odd L, an odd number of positions, H not a multiple of 4
+    # (hw, c_in, c_out, kernel, sub_len, hash_bits[, stride, padding]): one-tap chunks of 16 and 24 channels,
+    # chunks over several taps (L = 18 of 12 channels), odd L, an odd number of positions, H not a multiple of 4
     (5, 16, 12, 3, 16, 8),
     (4, 24, 9, 3, 24, 7),
     (5, 12, 8, 3, 18, 8),
     (5, 3, 5, 3, 9, 5),
+    # no padding: the contiguous-run im2col (se_im2col_runs) for every chunk inside a kernel row, the generic
+    # one for those that wrap to the next row; odd N and output rows (pairs across rows), L odd (tails 3, 1),
+    # L % 4 == 2 with one group, stride 2, C_out not a multiple of 4, odd slot counts (a lone last slot)
+    (7, 12, 9, 3, 27, 6, 1, 0),
+    (8, 12, 8, 3, 6, 5, 1, 0),
+    (9, 8, 7, 3, 9, 4, 2, 0),
+    (6, 10, 6, 2, 10, 3, 1, 0),
+    # more than 128 positions: int32 cluster sums (N = 169), and above 1448 the exact trec_mean (N = 1521)
+    (13, 8, 6, 1, 4, 3, 1, 0),
+    (39, 4, 5, 1, 2, 2, 1, 0),
 ])
 def test_se_trec_hot_paths_on_the_core_match_golden(board, shape):
-    hw, c_in, c_out, kernel, sub_len, hash_bits = shape
-    case = _fixed_conv_case(sum(shape), hw, c_in, c_out, kernel, 1, 1, 11)
+    hw, c_in, c_out, kernel, sub_len, hash_bits = shape[:6]
+    stride, padding = shape[6:] if len(shape) > 6 else (1, 1)
+    case = _fixed_conv_case(sum(shape), hw, c_in, c_out, kernel, stride, padding, 11)
     k = kernel * kernel * c_in
-    geometry = (hw, hw, c_in, c_out, kernel, 1, 1, sub_len, hash_bits)
+    geometry = (hw, hw, c_in, c_out, kernel, stride, padding, sub_len, hash_bits)
     size = hostlib.load().trec_se_convolve_s8_get_buffer_size(*geometry)
     buf = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8)  # poisoned scratch
     out = np.zeros(_out_shape(case), np.int8)

@@ -122,6 +122,22 @@ def test_wide_layer_with_many_clusters(lib):
     np.testing.assert_array_equal(out, expected)
 
 
+@pytest.mark.parametrize("hw, offset", [(38, -128), (39, 128), (65, -128)])
+def test_se_centroid_means_of_large_clusters(lib, hw, offset):
+    """Clusters of hundreds of members: N = 1444 (the biased reciprocal's bound is 1448, sums down to -256 per
+    member), 1521 (trec_mean's reciprocal) and 4225 (above 4095: the exact division), 1x1 kernel, H = 2."""
+    r = np.random.default_rng(hw)
+    x = np.where(r.random((1, hw, hw, 4)) < 0.7, -128, r.integers(-128, 128, (1, hw, hw, 4))).astype(np.int8)
+    w = r.integers(-127, 128, (5, 1, 1, 4), dtype=np.int8)
+    args = dict(input=x, input_offset=offset, weight=w, bias=r.integers(-999, 999, 5).astype(np.int32),
+                output_offset=2, multiplier=np.full(5, 1 << 30, np.int32), shift=np.full(5, -5, np.int32), stride=1,
+                padding=0, act_min=-128, act_max=127, sub_len=2, hash_bits=2)
+    out, clusters = ck.trec_se_convolve_s8(lib, **args, recovery_shift=RB)
+    expected, expected_clusters = golden.trec_se_convolve_s8(**args, recovery_shift=RB)
+    np.testing.assert_array_equal(clusters, expected_clusters)
+    np.testing.assert_array_equal(out, expected)
+
+
 # ------------------------------------------------------------------ the never-cleared ID table
 
 
