@@ -186,18 +186,13 @@ def _require_torch() -> None:
 
 
 def _parse_layer_options(values: list[str] | None) -> dict[str, tuple]:
+    """--layer NAME=L,H[,centred] -> {NAME: (L, H)} or (L, H, True) (trecsim.golden.posthoc's grammar)."""
+    from trecsim.golden.posthoc import parse_layer_setting
+
     result: dict[str, tuple] = {}
     for v in values or []:
-        try:
-            name, rest = v.split("=", 1)
-            parts = rest.split(",")
-            if len(parts) not in (2, 3) or (len(parts) == 3 and parts[2] != "centred"):
-                raise ValueError(v)
-            sub_len, hash_bits = int(parts[0]), int(parts[1])
-        except ValueError:
-            raise ConfigError(f"--layer '{v}' is not NAME=L,H or NAME=L,H,centred",
-                              fix="write e.g. --layer conv2=10,10 or --layer conv2=64,8,centred") from None
-        result[name] = (sub_len, hash_bits, True) if len(parts) == 3 else (sub_len, hash_bits)
+        name, s = parse_layer_setting(v)
+        result[name] = (s.sub_len, s.hash_bits, True) if s.centred else (s.sub_len, s.hash_bits)
     return result
 
 

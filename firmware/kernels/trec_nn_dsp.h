@@ -688,15 +688,14 @@ static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int3
 }
 
 /*
- * acc[i] += t[i] (wrapping int32) for i < 4 * n4, n4 > 0; both 4-byte aligned. On the core a
- * block of LDM/LDM/4 ADD/STM per four words, elsewhere the same sums in C. The loop runs two
+ * Row blocks of the recovery: four words of t (LDM), then per row LDM/4 ops/STM; the loop runs two
  * blocks per trip (an odd block first), which halves its SUBS/BNE overhead.
  */
 #if TREC_NN_DSP_NATIVE
 /* four words of t into r4-r7 */
 #define TREC_ADD4_T "ldmia %[t]!, {r4, r5, r6, r7}\n\t"
-/* four words of the row at operand `row` op= r4-r7 (op: ADD for int32 lanes, QADD16 for saturating
- * int16 lanes), the pointer stepped past them */
+/* four words of the row at operand `row` op= r4-r7 (op: QADD16 for saturating int16 lanes), the
+ * pointer stepped past them */
 #define TREC_OP4_ROW(op, row)                       \
     "ldmia %[" row "], {r8, r9, r10, r12}\n\t"      \
     op " r8, r8, r4\n\t"                            \
@@ -704,7 +703,6 @@ static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int3
     op " r10, r10, r6\n\t"                          \
     op " r12, r12, r7\n\t"                          \
     "stmia %[" row "]!, {r8, r9, r10, r12}\n\t"
-#define TREC_ADD4_ROW(row) TREC_OP4_ROW("add", row)
 #define TREC_QADD16_ROW(row) TREC_OP4_ROW("qadd16", row)
 /* n4 blocks: an odd one alone, then two per trip */
 #define TREC_ADD4_LOOP(block)                       \
@@ -721,74 +719,9 @@ static inline void trec_dot_q15_w4_1x4(const int16_t *a0, const int16_t *w, int3
     "2:"
 #endif
 
-static inline void trec_add_s32x4(int32_t *acc, const int32_t *t, int32_t n4)
-{
-#if TREC_NN_DSP_NATIVE
-    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_ADD4_ROW("a"))
-                     : [a] "+r"(acc), [t] "+r"(t), [n] "+r"(n4)
-                     :
-                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
-#else
-    while (n4-- > 0) {
-        acc[0] = (int32_t)((uint32_t)acc[0] + (uint32_t)t[0]);
-        acc[1] = (int32_t)((uint32_t)acc[1] + (uint32_t)t[1]);
-        acc[2] = (int32_t)((uint32_t)acc[2] + (uint32_t)t[2]);
-        acc[3] = (int32_t)((uint32_t)acc[3] + (uint32_t)t[3]);
-        acc += 4;
-        t += 4;
-    }
-#endif
-}
-
-/* The same for two rows sharing t: acc0[i] += t[i], acc1[i] += t[i] (t is loaded once). */
-static inline void trec_add_s32x4_2(int32_t *acc0, int32_t *acc1, const int32_t *t, int32_t n4)
-{
-#if TREC_NN_DSP_NATIVE
-    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_ADD4_ROW("a") TREC_ADD4_ROW("b"))
-                     : [a] "+r"(acc0), [b] "+r"(acc1), [t] "+r"(t), [n] "+r"(n4)
-                     :
-                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
-#else
-    while (n4-- > 0) {
-        int32_t i;
-        for (i = 0; i < 4; i++) {
-            acc0[i] = (int32_t)((uint32_t)acc0[i] + (uint32_t)t[i]);
-            acc1[i] = (int32_t)((uint32_t)acc1[i] + (uint32_t)t[i]);
-        }
-        acc0 += 4;
-        acc1 += 4;
-        t += 4;
-    }
-#endif
-}
-
-/* The same for three rows sharing t. */
-static inline void trec_add_s32x4_3(int32_t *acc0, int32_t *acc1, int32_t *acc2, const int32_t *t, int32_t n4)
-{
-#if TREC_NN_DSP_NATIVE
-    __asm__ volatile(TREC_ADD4_LOOP(TREC_ADD4_T TREC_ADD4_ROW("a") TREC_ADD4_ROW("b") TREC_ADD4_ROW("c"))
-                     : [a] "+r"(acc0), [b] "+r"(acc1), [c] "+r"(acc2), [t] "+r"(t), [n] "+r"(n4)
-                     :
-                     : "r4", "r5", "r6", "r7", "r8", "r9", "r10", "r12", "cc", "memory");
-#else
-    while (n4-- > 0) {
-        int32_t i;
-        for (i = 0; i < 4; i++) {
-            acc0[i] = (int32_t)((uint32_t)acc0[i] + (uint32_t)t[i]);
-            acc1[i] = (int32_t)((uint32_t)acc1[i] + (uint32_t)t[i]);
-            acc2[i] = (int32_t)((uint32_t)acc2[i] + (uint32_t)t[i]);
-        }
-        acc0 += 4;
-        acc1 += 4;
-        acc2 += 4;
-        t += 4;
-    }
-#endif
-}
-
 /*
  * int16 recovery rows: acc[i] = sat16(acc[i] + t[i]) for i < 8 * n8, n8 > 0, one to three rows
- * sharing t, all 4-byte aligned. On the core the blocks of trec_add_s32x4 with QADD16 (8 lanes per
+ * sharing t, all 4-byte aligned. On the core the row blocks above with QADD16 (8 lanes per
  * LDM/4 QADD16/STM), elsewhere the same saturating sums in C.
  */
 static inline int16_t trec_qadd16_lane(int16_t a, int16_t b)

@@ -98,11 +98,12 @@ def apply_se_trec(spec: ModelSpec, settings: dict[str, SeTrecSetting], calibrati
     return out
 
 
-__all__ = ["SeTrecSetting", "apply_se_trec", "hash_projections", "median_thresholds"]
+__all__ = ["SeTrecSetting", "apply_se_trec", "hash_projections", "median_thresholds", "parse_layer_setting"]
 
 
-def _parse_setting(text: str) -> tuple[str, SeTrecSetting]:
-    """'conv2=64,7,centred' or 'conv2=64,7' -> (layer, setting)."""
+def parse_layer_setting(text: str) -> tuple[str, SeTrecSetting]:
+    """'conv2=64,7,centred' or 'conv2=64,7' -> (layer, setting): the grammar of ``--layer`` in
+    ``trecsim train`` and of ``--config`` here."""
     try:
         name, rest = text.split("=", 1)
         parts = rest.split(",")
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         base = run(dense, x).accuracy(y)
         print(f"{args.model} dense int8: {base * 100:.2f}% on {len(y)} test images")
         for config in args.config:
-            settings = dict(_parse_setting(t) for t in config.split("+"))
+            settings = dict(parse_layer_setting(t) for t in config.split("+"))
             result = run(apply_se_trec(dense, settings, cal), x)
             ratios = {k: v for k, v in result.remaining_ratio().items() if v is not None}
             acc = result.accuracy(y)

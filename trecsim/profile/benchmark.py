@@ -138,28 +138,15 @@ def run_benchmark(cfg: BenchmarkConfig, progress: Progress | None = None) -> Ben
     jobs = _jobs(cfg)
     if jobs > 1:
         return _run_pool(cfg, jobs)
-    for m in cfg.models:
-        if m not in MODELS:
-            raise ConfigError(f"unknown model '{m}'", where="--models", fix=f"use some of: {', '.join(MODELS)}")
     boards_ = tuple(b for name in cfg.boards for b in resolve_boards(name))
     bench = Benchmark(cfg, _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d"))
+    plan = _plan(cfg, bench)
     if cfg.data_dir is None:
         split, source = data.load_sample(), "bundled sample"
     else:
         split, source = data.load_split("test", cfg.data_dir), "CIFAR-10 test set"
     n_test = len(split.labels) if cfg.test_images is None else min(cfg.test_images, len(split.labels))
-    for model in cfg.models:
-        modes = _committed_modes(model, cfg.modes)
-        for m in cfg.modes:
-            if m not in modes:
-                bench.skipped.append({"model": model, "mode": m, "reason": f"no committed model "
-                                      f"{model}-{_model_mode(m)} (trecsim/spec/trained/)"})
-        if not modes:
-            continue
-        run_modes = [m for m in modes if m != REFERENCE_MODE]
-        if specmod.trained_path(model, _model_mode(REFERENCE_MODE)).is_file():
-            # the plain reference dense baseline, always: right after dense, or first
-            run_modes.insert(run_modes.index("dense") + 1 if "dense" in run_modes else 0, REFERENCE_MODE)
+    for model, run_modes in plan:
         bench.accuracy[model] = {m: _accuracy(model, m, split.images[:n_test], split.labels[:n_test], source,
                                               progress) for m in dict.fromkeys(map(_model_mode, run_modes))}
         pcfg = ProfileConfig(boards=boards_, model=model, modes=tuple(run_modes), modes_given=True,
@@ -186,6 +173,7 @@ def _plan(cfg: BenchmarkConfig, bench: Benchmark) -> list[tuple[str, list[str]]]
             continue
         run_modes = [m for m in modes if m != REFERENCE_MODE]
         if specmod.trained_path(model, _model_mode(REFERENCE_MODE)).is_file():
+            # the plain reference dense baseline, always: right after dense, or first
             run_modes.insert(run_modes.index("dense") + 1 if "dense" in run_modes else 0, REFERENCE_MODE)
         plan.append((model, run_modes))
     return plan
