@@ -29,12 +29,17 @@ LAYER_KEYS = ("name", "kind", "cycles", "macs", "remaining_ratio", "phases")
 MEMORY_KEYS = ("flash_bytes", "sram_static_bytes", "sram_peak_bytes", "stack_peak_bytes", "sdram_bytes")
 
 
-@pytest.fixture(scope="module")
-def dense_profile():
+def _profile_one_board(cfg: prof.ProfileConfig):
+    """The one BoardProfile of ``cfg`` (module fixtures: built and run once per module)."""
     if shutil.which("arm-none-eabi-gcc") is None:
         pytest.skip("arm-none-eabi-gcc not installed")
-    (bp,) = prof.profile(DENSE_2)
+    (bp,) = prof.profile(cfg)
     return bp
+
+
+@pytest.fixture(scope="module")
+def dense_profile():
+    return _profile_one_board(DENSE_2)
 
 
 @needs_arm_gcc
@@ -236,10 +241,7 @@ BASELINES_1 = replace(DENSE_2, modes=("dense", "dense-ref", "se-trec"), images=1
 
 @pytest.fixture(scope="module")
 def baselines():
-    if shutil.which("arm-none-eabi-gcc") is None:
-        pytest.skip("arm-none-eabi-gcc not installed")
-    (bp,) = prof.profile(BASELINES_1)
-    return bp
+    return _profile_one_board(BASELINES_1)
 
 
 @needs_arm_gcc

@@ -119,8 +119,6 @@ def state_from_spec(net: Net, spec) -> dict[str, torch.Tensor]:
     1 - eps), to be kept in inference mode while fine-tuning (``freeze_bn``): the float net then
     computes what the int8 model computes, up to the activations' quantization.
     """
-    from trecsim.spec import ModelSpec  # noqa: F401 - type only; trecsim.spec is framework-free
-
     if spec.model != net.mdef.name:
         raise ConfigError(f"the ModelSpec is of model '{spec.model}', not '{net.mdef.name}'",
                           fix=f"use --model {spec.model} or a ModelSpec of {net.mdef.name}")
